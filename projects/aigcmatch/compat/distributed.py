@@ -1,0 +1,109 @@
+"""Distributed runs on GPUs (NCCL) and on plain CPUs (gloo).
+
+mmengine assumes CUDA when launched by torchrun: its ``init_dist`` calls
+``torch.cuda.set_device`` and its runner hands DDP ``device_ids``; both fail on
+a CPU-only machine. We initialise the process group ourselves (mmengine then
+skips its own init), wrap the model with a DDP that drops ``device_ids`` for
+CPU modules, turn SyncBN (GPU-only) into BN on CPU, and tear the group down at
+exit so shutdown does not race.
+"""
+import os
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+from mmengine.model import MMDistributedDataParallel
+from mmengine.registry import MODEL_WRAPPERS
+
+
+def cuda_usable() -> bool:
+    return torch.cuda.is_available() and torch.cuda.device_count() > 0
+
+
+def init_distributed(launcher: str, backend: Optional[str] = None) -> None:
+    """Initialise ``torch.distributed`` for ``launcher='pytorch'`` (torchrun).
+
+    NCCL with one GPU per local rank when CUDA is usable, otherwise gloo on
+    CPU. A no-op for ``launcher='none'`` or if a group already exists.
+    """
+    if launcher == 'none' or dist.is_initialized():
+        return
+    if launcher != 'pytorch':
+        raise ValueError(f'launcher "{launcher}" is not supported by '
+                         'aigcmatch tools; use "none" or "pytorch"')
+    for key in ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR',
+                'MASTER_PORT'):
+        if key not in os.environ:
+            raise RuntimeError(
+                f'--launcher pytorch needs the environment variable {key}, '
+                'which torchrun sets: start the run with tools/dist_train.sh '
+                'or torchrun, not plain python')
+    if cuda_usable():
+        torch.cuda.set_device(int(os.environ['LOCAL_RANK']))
+        backend = backend or 'nccl'
+    else:
+        backend = 'gloo'
+    dist.init_process_group(backend=backend)
+
+
+def cleanup_distributed(barrier: bool = True) -> None:
+    """Destroy the process group, if one exists, after an optional barrier.
+
+    Without it, processes that finish at different times race the gloo/NCCL
+    teardown and runs flake at shutdown.
+    """
+    if dist.is_available() and dist.is_initialized():
+        try:
+            if barrier:
+                dist.barrier()
+        finally:
+            dist.destroy_process_group()
+
+
+def sanitize_cfg_for_device(cfg) -> list:
+    """Make a config runnable on this machine; returns what was changed.
+
+    On CPU: ``SyncBN`` norm layers become ``BN`` (SyncBN needs CUDA), the
+    ``sync_bn`` conversion is dropped, and the dist backend becomes gloo.
+    """
+    changes = []
+    if cuda_usable():
+        return changes
+
+    def visit(node, path):
+        if isinstance(node, dict):
+            if node.get('type') == 'SyncBN':
+                node['type'] = 'BN'
+                changes.append(f'{path}.type: SyncBN -> BN (no CUDA)')
+            for key, value in node.items():
+                visit(value, f'{path}.{key}' if path else str(key))
+        elif isinstance(node, (list, tuple)):
+            for i, value in enumerate(node):
+                visit(value, f'{path}[{i}]')
+
+    visit(cfg.get('model', {}), 'model')
+    if cfg.get('sync_bn') is not None:
+        cfg.sync_bn = None
+        changes.append('sync_bn: dropped (no CUDA)')
+    dist_cfg = cfg.get('env_cfg', {}).get('dist_cfg')
+    if dist_cfg is not None and dist_cfg.get('backend') not in (None, 'gloo'):
+        changes.append(f"env_cfg.dist_cfg.backend: {dist_cfg['backend']} -> "
+                       'gloo (no CUDA)')
+        dist_cfg['backend'] = 'gloo'
+    return changes
+
+
+@MODEL_WRAPPERS.register_module()
+class DeviceAwareDistributedDataParallel(MMDistributedDataParallel):
+    """mmengine's DDP wrapper that also wraps CPU modules.
+
+    mmengine passes ``device_ids=[LOCAL_RANK]``, which DDP rejects for a module
+    on the CPU; for such modules the ids are dropped (DDP's CPU mode).
+    """
+
+    def __init__(self, module, device_ids=None, **kwargs):
+        param = next(module.parameters(), None)
+        if param is not None and param.device.type == 'cpu':
+            device_ids = None
+            kwargs.pop('output_device', None)
+        super().__init__(module=module, device_ids=device_ids, **kwargs)
