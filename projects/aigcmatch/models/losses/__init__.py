@@ -1,0 +1,4 @@
+"""Losses."""
+from .masked_dice_loss import MaskedDiceLoss
+
+__all__ = ['MaskedDiceLoss']

@@ -1,0 +1,137 @@
+"""Feature perturbation guided by the head's channel attention."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from mmseg.registry import MODELS
+
+ChannelAttention = Union[Dict[str, Tensor], Tensor]
+
+
+def drop_channels(feat: Tensor, drop_prob: Tensor) -> Tensor:
+    """Dropout2d with a probability per sample and channel.
+
+    Each channel of each sample is zeroed with its own probability; kept
+    channels are scaled by ``1 / (1 - p)`` so the expectation is unchanged
+    (what ``nn.Dropout2d`` does with one ``p`` for all).
+
+    Args:
+        feat (Tensor): Feature (B, C, h, w).
+        drop_prob (Tensor): Probabilities (B, C) in [0, 1].
+
+    Returns:
+        Tensor: The perturbed feature, shape of ``feat``.
+    """
+    drop_prob = drop_prob.to(feat.dtype)
+    keep = torch.rand_like(drop_prob) >= drop_prob
+    # Dropped channels get scale 0 even where p == 1 (no 0 * inf).
+    scale = keep.to(feat.dtype) / (1 - drop_prob).clamp(min=1e-12)
+    return feat * scale[:, :, None, None]
+
+
+@MODELS.register_module()
+class AttFeaPerb(nn.Module):
+    """Drop encoder channels, the ones the head attends to most with
+    ``p_strong`` and the others with ``p_weak``.
+
+    Per level and per sample, channels are ranked by the head's channel
+    attention for that level; the top ``round(ratio * C)`` are "strong".
+    Dropping is Dropout2d-style (whole channel, survivors scaled by
+    ``1 / (1 - p)``). Identity in eval mode. With ``p_strong = p_weak = 0.5``
+    this is UniMatch's feature perturbation.
+
+    Args:
+        ratio (float): Fraction of channels that are strong. Defaults to 0.5.
+        p_strong (float): Drop probability of strong channels.
+            Defaults to 0.7.
+        p_weak (float): Drop probability of the other channels.
+            Defaults to 0.3.
+        levels (Sequence[int], optional): Indices of the levels to perturb;
+            others pass through unchanged. Defaults to None (all).
+    """
+
+    #: The segmentor must pass the head's attention to :meth:`forward`.
+    requires_attention: bool = True
+
+    def __init__(self,
+                 ratio: float = 0.5,
+                 p_strong: float = 0.7,
+                 p_weak: float = 0.3,
+                 levels: Optional[Sequence[int]] = None) -> None:
+        super().__init__()
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError(f'AttFeaPerb: `ratio` must be in [0, 1], got '
+                             f'{ratio}')
+        for name, p in (('p_strong', p_strong), ('p_weak', p_weak)):
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f'AttFeaPerb: `{name}` must be in [0, 1], '
+                                 f'got {p}')
+        self.ratio = float(ratio)
+        self.p_strong = float(p_strong)
+        self.p_weak = float(p_weak)
+        self.levels = None if levels is None else tuple(levels)
+
+    def forward(self, feats: Sequence[Tensor],
+                attention: List[ChannelAttention]) -> Tuple[Tensor, ...]:
+        """Perturb encoder features.
+
+        Args:
+            feats (Sequence[Tensor]): Encoder levels, each (B, C_l, h_l, w_l),
+                in the order the head decodes them.
+            attention (list[dict | Tensor]): One entry per level, aligned
+                with ``feats``: the head's ``dict(channel=Tensor(B, C_l),
+                ...)`` or the channel weights (B, C_l) themselves.
+
+        Returns:
+            tuple[Tensor]: Perturbed features, same shapes as ``feats``.
+        """
+        feats = tuple(feats)
+        if not self.training:
+            return feats
+        if attention is None or len(attention) != len(feats):
+            got = None if attention is None else len(attention)
+            raise ValueError(
+                'AttFeaPerb needs one channel attention per feature level: '
+                f'got {len(feats)} levels and {got} attention entries (the '
+                "head's in_index must select every backbone level)")
+        levels = range(len(feats)) if self.levels is None else self.levels
+        chosen = {i % len(feats) for i in levels}
+        out = []
+        for i, feat in enumerate(feats):
+            if i not in chosen:
+                out.append(feat)
+                continue
+            weights = attention[i]
+            if isinstance(weights, dict):
+                weights = weights['channel']
+            if weights.shape != feat.shape[:2]:
+                raise ValueError(
+                    f'AttFeaPerb: channel attention of level {i} has shape '
+                    f'{tuple(weights.shape)}, its feature has (B, C) = '
+                    f'{tuple(feat.shape[:2])}')
+            out.append(drop_channels(feat, self.drop_probabilities(weights)))
+        return tuple(out)
+
+    def drop_probabilities(self, channel_attention: Tensor) -> Tensor:
+        """Drop probability of every channel.
+
+        Args:
+            channel_attention (Tensor): Weights (B, C).
+
+        Returns:
+            Tensor: (B, C), ``p_strong`` for each sample's top
+            ``round(ratio * C)`` channels, ``p_weak`` for the rest.
+        """
+        num_channels = channel_attention.shape[1]
+        num_strong = int(round(self.ratio * num_channels))
+        order = channel_attention.detach().argsort(dim=1, descending=True)
+        rank = order.argsort(dim=1)
+        strong = rank < num_strong
+        return torch.where(
+            strong,
+            torch.full_like(
+                channel_attention, self.p_strong, dtype=torch.float32),
+            torch.full_like(
+                channel_attention, self.p_weak, dtype=torch.float32))
