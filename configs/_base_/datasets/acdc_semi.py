@@ -1,0 +1,108 @@
+# ACDC in the SSL4MIS/UniMatch layout, semi-supervised: a labeled loader, an
+# unlabeled multi-view loader, and per-slice val/test loaders of whole volumes.
+# Point `data_root` elsewhere with `--cfg-options data_root=/path/to/ACDC`.
+dataset_type = 'ACDCDataset'
+data_root = 'data/ACDC'
+crop_size = (256, 256)  # (h, w) as in mmseg; mmcv's Resize takes (w, h)
+labeled_split = 'labeled_7case'
+unlabeled_split = 'unlabeled_7case'
+
+meta_keys = ('img_path', 'ori_shape', 'img_shape', 'scale_factor', 'case_id',
+             'slice_idx', 'num_slices', 'spacing')
+
+# Weak view: UniMatch's geometry, then nearest resize of image and label.
+weak_transforms = [
+    dict(
+        type='RandomRotFlipOrRotate',
+        rotflip_prob=0.5,
+        rotate_prob=0.5,
+        degree=(-20, 20),
+        interpolation='nearest'),
+    dict(
+        type='Resize',
+        scale=(crop_size[1], crop_size[0]),
+        keep_ratio=False,
+        interpolation='nearest'),
+]
+# Strong views: the weak geometry plus independent photometric draws.
+strong_pipeline = [
+    dict(type='GrayscaleColorJitter', brightness=0.5, contrast=0.5, prob=0.8),
+    dict(type='RandomGaussianBlur', sigma=(0.1, 2.0), prob=0.5),
+]
+train_pipeline = [
+    dict(type='LoadH5Image'),
+    dict(type='LoadH5Annotations'),
+    *weak_transforms,
+    dict(type='PackSegInputs', meta_keys=meta_keys),
+]
+unlabeled_pipeline = [
+    dict(type='LoadH5Image'),
+    *weak_transforms,
+    dict(
+        type='PackMultiViewInputs',
+        strong_pipeline=strong_pipeline,
+        strong_views=('strong1', 'strong2'),
+        weak_view='weak',
+        meta_keys=meta_keys),
+]
+# The slice is resized for the model (bilinear, as UniMatch evaluates); the
+# label is loaded after the resize so it keeps the slice's original size.
+test_pipeline = [
+    dict(type='LoadH5Image'),
+    dict(
+        type='Resize',
+        scale=(crop_size[1], crop_size[0]),
+        keep_ratio=False,
+        interpolation='bilinear'),
+    dict(type='LoadH5Annotations'),
+    dict(type='PackSegInputs', meta_keys=meta_keys),
+]
+
+train_dataloader = dict(
+    batch_size=12,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split=labeled_split,
+        mode='labeled',
+        pipeline=train_pipeline))
+unlabeled_dataloader = dict(
+    batch_size=12,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split=unlabeled_split,
+        mode='unlabeled',
+        # Build-time guard: no patient may be labeled, val or test too.
+        disjoint_with=[labeled_split, 'val', 'test'],
+        pipeline=unlabeled_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='val',
+        mode='volume',
+        pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='test',
+        mode='volume',
+        pipeline=test_pipeline))
+val_evaluator = dict(type='MedicalMetric')
+test_evaluator = val_evaluator

@@ -1,0 +1,274 @@
+"""A dataset of 2D slices in the SSL4MIS/UniMatch h5 layout, any classes."""
+import os
+import os.path as osp
+import re
+from collections import defaultdict
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+from mmseg.datasets import BaseSegDataset
+from mmseg.registry import DATASETS, TRANSFORMS
+
+from .h5_checks import check_h5_values, read_h5_header
+from .split_files import (DEFAULT_PATIENT_PATTERN, id_matches_case,
+                          patients_of_split, read_split, resolve_split)
+
+MODES = ('labeled', 'unlabeled', 'volume')
+
+# A training slice file is ``<case id>_slice_<index>.h5``.
+_SLICE_NAME = re.compile(r'^(?P<case>.+)_slice_(?P<index>\d+)\.h5$')
+
+
+@DATASETS.register_module()
+class H5SliceDataset(BaseSegDataset):
+    """Slices of h5 files laid out as SSL4MIS/UniMatch distribute ACDC.
+
+    .. code-block:: none
+
+        data_root/data/slices/<case>_slice_<k>.h5  image, label (H, W)
+        data_root/data/<case>.h5                   image, label (D, H, W)
+
+    A split file names patients or cases (volumes), one per line; every slice
+    or volume file whose case is named (or starts with ``<id>_``) is used, in
+    split order, then by case and slice index. Modes:
+
+    - ``'labeled'``: one sample per slice file, image and label.
+    - ``'unlabeled'``: one sample per slice file; labels are never required
+      nor loaded.
+    - ``'volume'`` (val/test): one sample per slice of every volume file, with
+      ``case_id``, ``slice_idx``, ``num_slices`` and, when the file has the
+      attribute, ``spacing`` (sz, sy, sx) in mm.
+
+    Files are checked when the dataset is built: every file named by the
+    split must exist and its header must hold ``image`` (and ``label`` of the
+    same shape, except in ``'unlabeled'`` mode). ``full_check=True`` also reads
+    every array (NaN/inf, label range); the loaders check the slice they read
+    either way.
+
+    Each sample's data info holds ``img_path``, ``seg_map_path`` (None in
+    ``'unlabeled'`` mode), ``case_id``, ``slice_idx``, ``num_classes`` (for the
+    loader's range check) and, in ``'volume'`` mode, ``num_slices`` and
+    ``spacing``.
+
+    Args:
+        split (str): A shipped split name (see ``SPLITS_DIR``) or the path of
+            a split file (tried as given, then under ``data_root``).
+        mode (str): ``'labeled'``, ``'unlabeled'`` or ``'volume'``.
+        data_root (str): Root folder of the data. Required.
+        data_prefix (dict): Folders under ``data_root``: ``slice_path`` for
+            the slice files, ``volume_path`` for the volume files.
+        disjoint_with (str | Sequence[str], optional): Splits (names or
+            paths) that must share no patient with ``split``, e.g. the labeled
+            split of an unlabeled dataset. Defaults to None.
+        patient_pattern (str): Regular expression from a case id to its
+            patient (see :func:`~.split_files.patient_of`); the default drops a
+            ``_frameNN`` suffix.
+        full_check (bool): Read every array at build time. Defaults to False.
+        metainfo (dict, optional): ``classes`` and ``palette``; required when
+            the class has no ``METAINFO`` of its own.
+        pipeline (list): Transforms (configs are built from mmseg's registry,
+            so no default scope is needed).
+        test_mode (bool, optional): Defaults to ``mode == 'volume'``.
+        **kwargs: Other arguments of :class:`mmseg.datasets.BaseSegDataset`
+            (``indices``, ``serialize_data``, ``lazy_init``, ...).
+    """
+
+    #: Folder of the split files shipped for this dataset (None: no names).
+    SPLITS_DIR: Optional[str] = None
+
+    def __init__(self,
+                 split: str,
+                 mode: str = 'labeled',
+                 data_root: Optional[str] = None,
+                 data_prefix: Optional[dict] = None,
+                 disjoint_with: Union[str, Sequence[str], None] = None,
+                 patient_pattern: str = DEFAULT_PATIENT_PATTERN,
+                 full_check: bool = False,
+                 metainfo: Optional[dict] = None,
+                 pipeline: Sequence[Union[dict, Callable]] = (),
+                 test_mode: Optional[bool] = None,
+                 **kwargs) -> None:
+        name = type(self).__name__
+        if mode not in MODES:
+            raise ValueError(f'{name}: mode={mode!r}; expected one of {MODES}')
+        if data_root is None:
+            raise FileNotFoundError(
+                f'{name}: data_root is not set; expected the folder holding '
+                'data/slices/*.h5 and data/*.h5 (SSL4MIS/UniMatch layout)')
+        if not osp.isdir(data_root):
+            raise FileNotFoundError(
+                f'{name}: data_root {data_root!r} is not a folder; expected '
+                'the folder holding data/slices/*.h5 and data/*.h5 '
+                '(SSL4MIS/UniMatch layout)')
+        for key in ('ann_file', 'img_suffix', 'seg_map_suffix'):
+            if key in kwargs:
+                raise TypeError(f'{name} does not take {key!r}: files are '
+                                'found from the split and data_root')
+        self.mode = mode
+        self.full_check = full_check
+        self.patient_pattern = patient_pattern
+        self.split_path = resolve_split(split, self.SPLITS_DIR, data_root)
+        if isinstance(disjoint_with, str):
+            disjoint_with = [disjoint_with]
+        self.disjoint_with = [
+            resolve_split(s, self.SPLITS_DIR, data_root)
+            for s in (disjoint_with or [])
+        ]
+        prefix = dict(slice_path='data/slices', volume_path='data')
+        prefix.update(data_prefix or {})
+        # Built here, from mmseg's registry, so that the dataset also works
+        # outside a Runner (no default scope set).
+        pipeline = [
+            TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline
+        ]
+        super().__init__(
+            metainfo=metainfo,
+            data_root=data_root,
+            data_prefix=prefix,
+            pipeline=pipeline,
+            test_mode=(mode == 'volume') if test_mode is None else test_mode,
+            **kwargs)
+        # the metric states which split it evaluated (protocol in every log)
+        self._metainfo['split'] = str(split)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of class indices the label files may hold."""
+        # With a label_map the files keep the original (METAINFO) labelling.
+        classes = (
+            self.METAINFO.get('classes') or self._metainfo.get('classes'))
+        return len(classes)
+
+    def load_data_list(self) -> List[dict]:
+        """Find and check the files of the split; one data info per slice.
+
+        Returns:
+            list[dict]: Data infos, in split order.
+        """
+        name = type(self).__name__
+        if not (self.METAINFO.get('classes') or self._metainfo.get('classes')):
+            raise ValueError(
+                f'{name}: no classes; expected metainfo=dict(classes=(...)) '
+                'naming every class index the label files hold')
+        ids = read_split(self.split_path)
+        self._check_disjoint(ids)
+        if self.mode == 'volume':
+            cases = self._find_volumes(ids)
+            return self._volume_infos(cases)
+        cases = self._find_slices(ids)
+        return self._slice_infos(cases)
+
+    def _check_disjoint(self, ids: List[str]) -> None:
+        mine = set(patients_of_split(ids, self.patient_pattern))
+        for other_path in self.disjoint_with:
+            other = set(
+                patients_of_split(
+                    read_split(other_path), self.patient_pattern))
+            shared = sorted(mine & other)
+            if shared:
+                raise ValueError(
+                    f'split {self.split_path} and split {other_path} share '
+                    f'patient(s) {", ".join(shared[:10])}; expected no '
+                    'patient on both sides (e.g. labeled vs unlabeled; a '
+                    'config that changes one split must update '
+                    'disjoint_with too)')
+
+    def _match(self, ids: List[str], cases: Sequence[str],
+               where: str) -> Dict[str, List[str]]:
+        """Cases named by each split id; every id must name at least one."""
+        found: Dict[str, List[str]] = {}
+        owner: Dict[str, str] = {}
+        missing = []
+        for split_id in ids:
+            matched = sorted(c for c in cases if id_matches_case(split_id, c))
+            if not matched:
+                missing.append(split_id)
+            for case in matched:
+                if case in owner:
+                    raise ValueError(
+                        f'split file {self.split_path}: ids '
+                        f'{owner[case]!r} and {split_id!r} both name case '
+                        f'{case!r}; expected each case named once')
+                owner[case] = split_id
+            found[split_id] = matched
+        if missing:
+            shown = ', '.join(missing[:10])
+            more = f' and {len(missing) - 10} more' if len(
+                missing) > 10 else ''
+            raise FileNotFoundError(
+                f'split file {self.split_path} names {shown}{more}, but '
+                f'{where} holds no file of it; expected {where}/'
+                f'{missing[0]}*' +
+                ('_slice_<k>.h5' if 'slice' in where else '.h5'))
+        return found
+
+    def _find_slices(self, ids: List[str]) -> List[Tuple[str, List[str]]]:
+        folder = self.data_prefix['slice_path']
+        if not osp.isdir(folder):
+            raise FileNotFoundError(
+                f'{type(self).__name__}: slice folder {folder!r} does not '
+                'exist; expected <data_root>/data/slices/<case>_slice_<k>.h5 '
+                '(set data_prefix=dict(slice_path=...) for another layout)')
+        by_case: Dict[str, List[Tuple[int, str]]] = defaultdict(list)
+        for entry in os.scandir(folder):
+            match = _SLICE_NAME.match(entry.name)
+            if match and entry.is_file():
+                by_case[match['case']].append(
+                    (int(match['index']), entry.path))
+        found = self._match(ids, list(by_case), folder)
+        return [(case, [p for _, p in sorted(by_case[case])])
+                for split_id in ids for case in found[split_id]]
+
+    def _find_volumes(self, ids: List[str]) -> List[Tuple[str, str]]:
+        folder = self.data_prefix['volume_path']
+        if not osp.isdir(folder):
+            raise FileNotFoundError(
+                f'{type(self).__name__}: volume folder {folder!r} does not '
+                'exist; expected <data_root>/data/<case>.h5 (set '
+                'data_prefix=dict(volume_path=...) for another layout)')
+        paths = {
+            entry.name[:-3]: entry.path
+            for entry in os.scandir(folder)
+            if entry.name.endswith('.h5') and entry.is_file()
+        }
+        found = self._match(ids, list(paths), folder)
+        return [(case, paths[case]) for split_id in ids
+                for case in found[split_id]]
+
+    def _base_info(self, path: str, case: str, slice_idx: int,
+                   labeled: bool) -> dict:
+        return dict(
+            img_path=path,
+            seg_map_path=path if labeled else None,
+            case_id=case,
+            slice_idx=slice_idx,
+            num_classes=self.num_classes,
+            label_map=self.label_map,
+            reduce_zero_label=self.reduce_zero_label,
+            seg_fields=[])
+
+    def _slice_infos(self, cases: List[Tuple[str, List[str]]]) -> List[dict]:
+        labeled = self.mode == 'labeled'
+        infos = []
+        for case, paths in cases:
+            for path in paths:
+                read_h5_header(path, ndim=2, require_label=labeled)
+                if self.full_check:
+                    check_h5_values(path, self.num_classes, labeled)
+                index = int(_SLICE_NAME.match(osp.basename(path))['index'])
+                infos.append(self._base_info(path, case, index, labeled))
+        return infos
+
+    def _volume_infos(self, cases: List[Tuple[str, str]]) -> List[dict]:
+        infos = []
+        for case, path in cases:
+            header = read_h5_header(path, ndim=3, require_label=True)
+            if self.full_check:
+                check_h5_values(path, self.num_classes, True)
+            depth = header.shape[0]
+            for z in range(depth):
+                info = self._base_info(path, case, z, True)
+                info['num_slices'] = depth
+                if header.spacing is not None:
+                    info['spacing'] = header.spacing
+                infos.append(info)
+        return infos
