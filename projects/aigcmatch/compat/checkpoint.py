@@ -89,6 +89,6 @@ def safe_load_checkpoint(path: str, map_location: str = 'cpu') -> dict:
 def _first_reason(err: Exception) -> str:
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
     for line in lines:
-        if 'Unsupported global' in line or 'but got' in line:
+        if any(key in line for key in ('GLOBAL', 'global', 'but got')):
             return line
     return lines[-1] if lines else type(err).__name__

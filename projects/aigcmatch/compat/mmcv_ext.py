@@ -8,6 +8,7 @@ every attribute it hands out is a function that raises
 :class:`MissingCompiledOpError` naming the op — so nothing can silently compute
 a wrong result.
 """
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -60,5 +61,9 @@ def install_mmcv_ext_standin() -> bool:
         return False
     if importlib.util.find_spec('mmcv') is None:
         return False  # nothing to patch; the import error will name mmcv
-    sys.modules.setdefault(STANDIN_NAME, _CompiledOpsStandIn(STANDIN_NAME))
+    module = _CompiledOpsStandIn(STANDIN_NAME)
+    # a spec without a loader: tools that probe for the extension (mmengine's
+    # environment report) see "no compiled ops" instead of crashing
+    module.__spec__ = importlib.machinery.ModuleSpec(STANDIN_NAME, None)
+    sys.modules.setdefault(STANDIN_NAME, module)
     return True

@@ -1,0 +1,127 @@
+"""Config loading for the tools: clear errors, checked overrides, one data root."""
+import difflib
+import glob
+import os.path as osp
+from typing import Any, Dict, List, Optional
+
+from mmengine.config import Config
+
+from .cli import UserError
+
+_MISSING = object()
+
+
+def load_config(path: str) -> Config:
+    """``Config.fromfile`` with a one-line error for a wrong path."""
+    if not osp.isfile(path):
+        hint = ''
+        here = glob.glob(osp.join(osp.dirname(path) or '.', '*.py'))
+        close = difflib.get_close_matches(path, here, n=1)
+        if close:
+            hint = f' (did you mean {close[0]}?)'
+        raise UserError(f'config file "{path}" not found{hint}')
+    return Config.fromfile(path)
+
+
+def _lookup(node: Any, key: str) -> Any:
+    if isinstance(node, (list, tuple)):
+        if key.isdigit() and int(key) < len(node):
+            return node[int(key)]
+        return _MISSING
+    if isinstance(node, dict):
+        return node.get(key, _MISSING)
+    return _MISSING
+
+
+def _check_option(cfg: Config, full_key: str, value: Any,
+                  allow_new_keys: bool) -> None:
+    node: Any = cfg._cfg_dict
+    parts = full_key.split('.')
+    for depth, part in enumerate(parts):
+        child = _lookup(node, part)
+        if child is _MISSING:
+            is_leaf = depth == len(parts) - 1
+            if allow_new_keys and is_leaf and isinstance(node, dict):
+                return
+            where = '.'.join(parts[:depth]) or 'the config'
+            options = list(node.keys()) if isinstance(node, dict) else []
+            close = difflib.get_close_matches(part, options, n=1)
+            hint = f'; did you mean "{close[0]}"?' if close else ''
+            extra = ('' if allow_new_keys else
+                     ' (pass --allow-new-keys to add a key on purpose)')
+            raise UserError(f'--cfg-options {full_key}: "{part}" is not a key '
+                            f'of {where}{hint}{extra}')
+        node = child
+    old = node
+    numeric = (int, float)
+    if isinstance(old, numeric) and not isinstance(old, bool) and isinstance(
+            value, str):
+        raise UserError(f'--cfg-options {full_key}={value!r}: expected a '
+                        f'number like the current value {old!r}')
+
+
+def apply_cfg_options(cfg: Config,
+                      options: Optional[Dict[str, Any]],
+                      allow_new_keys: bool = False) -> None:
+    """Merge ``--cfg-options`` after checking every key exists.
+
+    mmengine silently creates keys that do not exist, so a typo such as
+    ``train_cfg.max_iter=100`` would train with the old value. Here every key
+    must exist (unless ``allow_new_keys``) and a number stays a number.
+    ``data_root=...`` also re-points every dataset (see
+    :func:`propagate_data_root`).
+    """
+    if not options:
+        return
+    old_root = cfg.get('data_root')
+    for key, value in options.items():
+        _check_option(cfg, key, value, allow_new_keys)
+    cfg.merge_from_dict(options)
+    if 'data_root' in options and old_root is not None:
+        propagate_data_root(cfg, old_root, options['data_root'])
+
+
+def _datasets(node: Any) -> List[dict]:
+    found = []
+    if isinstance(node, dict):
+        if 'data_root' in node:
+            found.append(node)
+        for value in node.values():
+            found.extend(_datasets(value))
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            found.extend(_datasets(value))
+    return found
+
+
+def propagate_data_root(cfg: Config, old_root: str, new_root: str) -> int:
+    """Point every dataset whose ``data_root`` was ``old_root`` at ``new_root``.
+
+    Config variables are resolved when the file is read, so overriding the
+    top-level ``data_root`` alone would not reach the datasets built from it.
+    Returns the number of datasets changed.
+    """
+    changed = 0
+    for node in _datasets({k: v for k, v in cfg.items() if k != 'data_root'}):
+        if node['data_root'] == old_root:
+            node['data_root'] = new_root
+            changed += 1
+    return changed
+
+
+def refuse_to_clobber_work_dir(work_dir: str, resume: bool) -> None:
+    """Refuse to start a fresh run in a work dir that holds checkpoints.
+
+    A second run would overwrite ``iter_*.pth`` and ``best_*.pth`` of the
+    first. Resuming continues the earlier run and is allowed.
+    """
+    if resume or not osp.isdir(work_dir):
+        return
+    ckpts = sorted(glob.glob(osp.join(work_dir, '*.pth')))
+    if ckpts or osp.exists(osp.join(work_dir, 'last_checkpoint')):
+        shown = ', '.join(osp.basename(c) for c in ckpts[:3])
+        raise UserError(
+            f'work dir "{work_dir}" already holds checkpoints of an earlier run '
+            f'({shown or "last_checkpoint"}); pass --resume to continue that '
+            'run, or choose another --work-dir (nothing was overwritten)')
+

@@ -1,0 +1,13 @@
+"""Test-suite wide set-up."""
+import pytest
+from mmengine.registry import init_default_scope
+
+import projects.aigcmatch  # noqa: F401  (registers everything, compat first)
+
+
+@pytest.fixture(autouse=True)
+def mmseg_default_scope():
+    """Every test starts in the 'mmseg' scope (a Runner built by an earlier
+    test may have left another scope current)."""
+    init_default_scope('mmseg')
+    yield

@@ -1,0 +1,100 @@
+"""Bad input to the command-line tools: one clear line, non-zero exit."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+from mmengine.config import Config
+
+from projects.aigcmatch.utils import (UserError, apply_cfg_options,
+                                      refuse_to_clobber_work_dir)
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def run(*args, env=None):
+    full_env = dict(os.environ, **(env or {}))
+    full_env.pop('AIGCMATCH_DEBUG', None)
+    return subprocess.run(
+        list(args), cwd=ROOT, capture_output=True, text=True, env=full_env,
+        timeout=300)
+
+
+def assert_one_clear_error(proc, pattern):
+    assert proc.returncode == 2, proc.stderr
+    assert 'Traceback' not in proc.stderr
+    import re
+    assert re.search(pattern, proc.stderr), proc.stderr
+
+
+def test_train_unknown_config_path():
+    proc = run(sys.executable, 'tools/train.py', 'configs/nope_acdc_7case.py')
+    assert_one_clear_error(proc, r'error: config file "configs/nope_acdc_7case'
+                           r'\.py" not found')
+
+
+def test_train_unknown_cfg_option_key():
+    proc = run(sys.executable, 'tools/train.py',
+               'configs/supbaseline_acdc_7case.py', '--cfg-options',
+               'train_cfg.max_iter=10')
+    assert_one_clear_error(
+        proc, r'--cfg-options train_cfg.max_iter: "max_iter" is not a key of '
+        r'train_cfg; did you mean "max_iters"\?')
+
+
+def test_test_missing_checkpoint():
+    proc = run(sys.executable, 'tools/test.py',
+               'configs/supbaseline_acdc_7case.py', 'missing/iter_1.pth')
+    assert_one_clear_error(proc, r'checkpoint "missing/iter_1.pth" not found')
+
+
+@pytest.mark.parametrize('ngpus', ['0', 'two', '-1', '1.5'])
+def test_dist_train_ngpus_must_be_positive_integer(ngpus):
+    proc = run('bash', 'tools/dist_train.sh', 'configs/x.py', ngpus)
+    assert proc.returncode == 2
+    assert 'NGPUS must be a positive integer' in proc.stderr
+
+
+def test_dist_test_ngpus_must_be_positive_integer():
+    proc = run('bash', 'tools/dist_test.sh', 'configs/x.py', 'c.pth', 'x')
+    assert proc.returncode == 2
+    assert 'NGPUS must be a positive integer' in proc.stderr
+
+
+def test_cfg_options_number_must_stay_a_number():
+    cfg = Config(dict(train_cfg=dict(max_iters=10)))
+    with pytest.raises(UserError, match=r'max_iters=.*expected a number'):
+        apply_cfg_options(cfg, {'train_cfg.max_iters': 'ten'})
+
+
+def test_cfg_options_list_index_and_new_keys():
+    cfg = Config(dict(loss=[dict(w=1.0), dict(w=2.0)]))
+    apply_cfg_options(cfg, {'loss.1.w': 0.5})
+    assert cfg.loss[1].w == 0.5
+    with pytest.raises(UserError, match='"extra" is not a key of loss.0'):
+        apply_cfg_options(cfg, {'loss.0.extra': 1})
+    apply_cfg_options(cfg, {'loss.0.extra': 1}, allow_new_keys=True)
+    assert cfg.loss[0].extra == 1
+
+
+def test_data_root_option_repoints_every_dataset():
+    cfg = Config(
+        dict(
+            data_root='data/ACDC',
+            train_dataloader=dict(dataset=dict(data_root='data/ACDC')),
+            unlabeled_dataloader=dict(dataset=dict(data_root='data/ACDC')),
+            val_dataloader=dict(dataset=dict(data_root='elsewhere'))))
+    apply_cfg_options(cfg, {'data_root': '/mnt/acdc'})
+    assert cfg.train_dataloader.dataset.data_root == '/mnt/acdc'
+    assert cfg.unlabeled_dataloader.dataset.data_root == '/mnt/acdc'
+    # a dataset the user pointed elsewhere on purpose is left alone
+    assert cfg.val_dataloader.dataset.data_root == 'elsewhere'
+
+
+def test_work_dir_with_checkpoints_is_not_clobbered(tmp_path):
+    (tmp_path / 'iter_100.pth').write_bytes(b'x')
+    with pytest.raises(UserError, match='already holds checkpoints.*--resume'):
+        refuse_to_clobber_work_dir(str(tmp_path), resume=False)
+    refuse_to_clobber_work_dir(str(tmp_path), resume=True)
+    refuse_to_clobber_work_dir(str(tmp_path / 'fresh'), resume=False)

@@ -1,0 +1,137 @@
+# Copyright (c) aigcmatch contributors. All rights reserved.
+"""Evaluate a checkpoint on the test split of a config (mmseg 1.x conventions).
+
+Prints the per-class table of the config's test metric (for ACDC: per-case 3D
+Dice, Jaccard, HD95, ASD for RV, Myo, LV and their mean) and writes the
+per-case results and a summary JSON to ``--out`` (default:
+``WORK_DIR/test_<timestamp>``).
+
+Examples:
+    python tools/test.py configs/aigcmatch_acdc_7case.py work_dirs/x/best_mDice_iter_30000.pth
+    python tools/test.py CONFIG CKPT --cfg-options test_dataloader.dataset.split=valtest
+    bash tools/dist_test.sh CONFIG CKPT 2
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import DictAction  # noqa: E402
+
+from projects.aigcmatch.utils import run_tool  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Evaluate a checkpoint with the test split of a config')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir',
+        help='the directory to save the log and evaluation results')
+    parser.add_argument(
+        '--out',
+        help='directory for the per-case results (CSV) and summary (JSON); '
+        'refused if it already holds files, unless --overwrite')
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='allow writing into a non-empty --out directory')
+    parser.add_argument(
+        '--show-dir',
+        help='directory where painted predictions are saved')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value')
+    parser.add_argument(
+        '--allow-new-keys',
+        action='store_true',
+        help='let --cfg-options add keys the config does not have')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def _evaluators(cfg):
+    evaluator = cfg.test_evaluator
+    return evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+
+    from mmengine.logging import print_log
+    from mmengine.runner import Runner
+
+    from projects.aigcmatch.compat import (cleanup_distributed,
+                                           init_distributed,
+                                           safe_load_checkpoint,
+                                           sanitize_cfg_for_device)
+    from projects.aigcmatch.utils import (UserError, apply_cfg_options,
+                                          load_config)
+
+    cfg = load_config(args.config)
+    if not osp.isfile(args.checkpoint):
+        raise UserError(f'checkpoint "{args.checkpoint}" not found')
+    # Refuse an unsafe or broken checkpoint before any dataset is built.
+    safe_load_checkpoint(args.checkpoint)
+    apply_cfg_options(cfg, args.cfg_options, args.allow_new_keys)
+    cfg.launcher = args.launcher
+
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    out_dir = args.out or osp.join(
+        cfg.work_dir, time.strftime('test_%Y%m%d_%H%M%S', time.localtime()))
+    if osp.isdir(out_dir) and os.listdir(out_dir) and not args.overwrite:
+        raise UserError(f'--out "{out_dir}" already holds files; choose '
+                        'another directory or pass --overwrite')
+    for evaluator in _evaluators(cfg):
+        evaluator['output_dir'] = out_dir
+
+    if args.show_dir:
+        hooks = cfg.get('default_hooks', {})
+        if 'visualization' not in hooks:
+            raise UserError('--show-dir needs default_hooks.visualization in '
+                            'the config')
+        hooks.visualization.draw = True
+        cfg.visualizer.save_dir = args.show_dir
+
+    cfg.load_from = args.checkpoint
+    changes = sanitize_cfg_for_device(cfg)
+    init_distributed(args.launcher)
+    ok = False
+    try:
+        runner = Runner.from_cfg(cfg)
+        for change in changes:
+            print_log(f'config adapted to this machine: {change}',
+                      logger='current')
+        dataset = cfg.test_dataloader.get('dataset', {})
+        print_log(
+            f'protocol: checkpoint {args.checkpoint}; test split '
+            f'"{dataset.get("split", "?")}" of {dataset.get("data_root", "?")}'
+            f'; results in {out_dir}',
+            logger='current')
+        runner.test()
+        ok = True
+    finally:
+        cleanup_distributed(barrier=ok)
+
+
+if __name__ == '__main__':
+    run_tool(main)

@@ -1,0 +1,110 @@
+# Copyright (c) aigcmatch contributors. All rights reserved.
+"""Train a segmentor from a config (mmseg 1.x conventions).
+
+Examples:
+    python tools/train.py configs/aigcmatch_acdc_7case.py
+    python tools/train.py configs/aigcmatch_acdc_7case.py --cfg-options data_root=/data/ACDC
+    python tools/train.py configs/aigcmatch_acdc_7case.py --resume
+    bash tools/dist_train.sh configs/aigcmatch_acdc_7case.py 4
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import DictAction  # noqa: E402
+
+from projects.aigcmatch.utils import run_tool  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a segmentor')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        action='store_true',
+        default=False,
+        help='resume from the latest checkpoint in the work_dir')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        default=False,
+        help='enable automatic mixed precision training')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value (e.g. '
+        'data_root=/data/ACDC train_cfg.max_iters=1000)')
+    parser.add_argument(
+        '--allow-new-keys',
+        action='store_true',
+        help='let --cfg-options add keys the config does not have')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch'],
+        default='none',
+        help='job launcher (pytorch = torchrun; see tools/dist_train.sh)')
+    # torch.distributed.launch passes --local-rank (PyTorch 2) or --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+
+    from mmengine.logging import print_log
+    from mmengine.runner import Runner
+
+    from projects.aigcmatch.compat import (cleanup_distributed,
+                                           init_distributed,
+                                           sanitize_cfg_for_device)
+    from projects.aigcmatch.utils import (apply_cfg_options, load_config,
+                                          refuse_to_clobber_work_dir)
+
+    cfg = load_config(args.config)
+    apply_cfg_options(cfg, args.cfg_options, args.allow_new_keys)
+    cfg.launcher = args.launcher
+
+    # work_dir priority: CLI > config file > config file name
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        optim_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if optim_type not in ('OptimWrapper', 'AmpOptimWrapper'):
+            raise ValueError('--amp needs optim_wrapper.type OptimWrapper or '
+                             f'AmpOptimWrapper, but the config has '
+                             f'{optim_type}')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    cfg.resume = args.resume
+    changes = sanitize_cfg_for_device(cfg)
+    refuse_to_clobber_work_dir(cfg.work_dir, args.resume)
+    init_distributed(args.launcher)
+    ok = False
+    try:
+        runner = Runner.from_cfg(cfg)
+        for change in changes:
+            print_log(f'config adapted to this machine: {change}',
+                      logger='current', level=logging.WARNING)
+        runner.train()
+        ok = True
+    finally:
+        # after a failure other ranks may never reach a barrier: skip it
+        cleanup_distributed(barrier=ok)
+
+
+if __name__ == '__main__':
+    run_tool(main)
