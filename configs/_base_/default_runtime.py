@@ -1,0 +1,20 @@
+# Runtime shared by every config: scope, hooks, logging, environment.
+default_scope = 'mmseg'
+custom_imports = dict(imports=['projects.aigcmatch'], allow_failed_imports=False)
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),  # becomes gloo on machines without CUDA
+)
+# DDP that also wraps CPU modules (mmengine's passes GPU device_ids).
+model_wrapper_cfg = dict(type='DeviceAwareDistributedDataParallel')
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(
+    type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(by_epoch=False)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0, deterministic=False)

@@ -1,0 +1,44 @@
+# The weak-to-strong model: UniMatch-size UNet encoder + attention UNet head. Method configs choose
+# the two perturbation hooks (image_perturbation, feature_perturbation), which are off (None) unless set.
+norm_cfg = dict(type='BN', requires_grad=True)  # SyncBN: set sync_bn='torch' for multi-GPU
+data_preprocessor = dict(
+    type='MultiBranchSegDataPreProcessor',
+    mean=[0.0],
+    std=[1.0],
+    bgr_to_rgb=False,
+    pad_val=0,
+    seg_pad_val=255,
+    size_divisor=16)
+model = dict(
+    type='WeakToStrongSegmentor',
+    data_preprocessor=data_preprocessor,
+    backbone=dict(
+        type='UNetEncoder',
+        in_channels=1,
+        channels=(16, 32, 64, 128, 256),
+        dropout=(0.05, 0.1, 0.2, 0.3, 0.5),
+        norm_cfg=norm_cfg),
+    decode_head=dict(
+        type='AttUNetHead',
+        in_channels=[16, 32, 64, 128, 256],
+        in_index=[0, 1, 2, 3, 4],
+        channels=16,
+        num_classes=4,
+        attention=True,
+        # bilinear upsampling (1x1 conv + resize) gives UniMatch's 1.8 M parameters
+        upsample='bilinear',
+        dropout_ratio=0.0,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=[
+            dict(type='CrossEntropyLoss', loss_weight=0.5),
+            dict(type='MaskedDiceLoss', loss_weight=0.5),
+        ]),
+    unsup_loss=dict(type='MaskedDiceLoss'),
+    conf_thresh=0.95,
+    strong_views=('strong1', 'strong2'),
+    loss_weights=dict(labeled=1.0, strong=0.5, fp=0.5),
+    loss_normalizer=2.0,
+    mix_source='batch',
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))

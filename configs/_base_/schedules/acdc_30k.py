@@ -1,0 +1,23 @@
+# UniMatch's ACDC schedule: SGD 0.01 / 0.9 / 1e-4, poly(0.9) per iteration, ~30k iterations
+# (300 epochs of about 100 iterations), validation on `val` keeping the best checkpoint by mDice.
+optimizer = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4)
+optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
+max_iters = 30000
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters, by_epoch=False)
+]
+train_cfg = dict(type='SemiSupervisedIterLoop', max_iters=max_iters, val_interval=500)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(
+        type='CheckpointHook',
+        by_epoch=False,
+        interval=3000,
+        max_keep_ckpts=2,
+        save_best='mDice',
+        rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'))

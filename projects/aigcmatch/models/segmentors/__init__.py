@@ -1,0 +1,3 @@
+from .weak_to_strong_segmentor import WeakToStrongSegmentor
+
+__all__ = ['WeakToStrongSegmentor']

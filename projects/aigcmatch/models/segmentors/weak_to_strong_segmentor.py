@@ -1,0 +1,328 @@
+"""The semi-supervised segmentor: one training step of AIGCMatch / UniMatch /
+FixMatch in one readable method (DESIGN.md §1)."""
+import math
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
+from torch import Tensor
+
+MIX_SOURCES = ('batch', 'loader')
+
+
+@MODELS.register_module()
+class WeakToStrongSegmentor(EncoderDecoder):
+    """Weak-to-strong consistency with pluggable image- and feature-level
+    perturbations.
+
+    Training batches are dicts keyed by branch: ``inputs['labeled']`` (B, 1,
+    H, W) and ``inputs['unlabeled']`` = ``{'weak': ..., 'strong1': ...,
+    'strong2': ...}`` (pixel-aligned views); with ``mix_source='loader'`` also
+    ``inputs['mix']`` in the same form. A plain batch (a tensor) trains the
+    supervised loss only, so the same model serves the supervised baseline.
+    Prediction is plain ``EncoderDecoder`` behaviour, and checkpoints are
+    plain mmseg state dicts.
+
+    The two hook points (DESIGN.md §3):
+
+    * ``image_perturbation`` (``AttCutMix`` | ``RandomCutMix`` | None): after
+      pseudo-labelling, before the strong passes; mixes each strong view with
+      a partner, and the pseudo-labels and confidences with the same mask.
+    * ``feature_perturbation`` (``AttFeaPerb`` | ``RandomFeaPerb`` | None):
+      between encoder and decoder; the decoder's prediction on the perturbed
+      weak-view features is the FP branch.
+
+    Args:
+        backbone, decode_head, neck, auxiliary_head, train_cfg, test_cfg,
+            data_preprocessor, pretrained, init_cfg: As ``EncoderDecoder``.
+        image_perturbation (dict, optional): Config of the CutMix module.
+        feature_perturbation (dict, optional): Config of the FP module.
+        unsup_loss (dict): Loss between a prediction and pseudo-labels that
+            takes a confidence mask as ``weight``. Defaults to
+            ``MaskedDiceLoss``.
+        conf_thresh (float): Pixels whose weak-view confidence is below it are
+            ignored by the unlabeled losses. Defaults to 0.95.
+        strong_views (Sequence[str]): Names of the strong views in the
+            unlabeled branch. Defaults to ('strong1', 'strong2').
+        loss_weights (dict): ``labeled``, ``strong`` (shared equally by the
+            strong views) and ``fp``. The total is ``(labeled * loss_x +
+            strong * mean(loss_s) + fp * loss_fp) / loss_normalizer``; the
+            defaults give UniMatch's ``(x + .25 s1 + .25 s2 + .5 fp) / 2``.
+        loss_normalizer (float): Divides the weighted sum. Defaults to 2.
+        mix_source (str): CutMix partner: ``'batch'`` (another image of the
+            unlabeled batch, whose weak prediction exists already) or
+            ``'loader'`` (a second unlabeled batch with its own no-grad
+            pass, UniMatch's way). Defaults to 'batch'.
+
+    Logged values: the weighted loss terms (``loss_x_*``, ``loss_s1``, ...,
+    ``loss_fp``; they sum to the total), ``conf_ratio`` (fraction of
+    unlabeled pixels above ``conf_thresh``) and ``att_entropy`` (mean
+    normalised entropy of the head's spatial attention, in [0, 1]).
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 decode_head: ConfigType,
+                 neck: OptConfigType = None,
+                 auxiliary_head: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 pretrained: Optional[str] = None,
+                 init_cfg: OptMultiConfig = None,
+                 image_perturbation: OptConfigType = None,
+                 feature_perturbation: OptConfigType = None,
+                 unsup_loss: ConfigType = dict(type='MaskedDiceLoss'),
+                 conf_thresh: float = 0.95,
+                 strong_views: Sequence[str] = ('strong1', 'strong2'),
+                 loss_weights: Optional[Dict[str, float]] = None,
+                 loss_normalizer: float = 2.0,
+                 mix_source: str = 'batch'):
+        super().__init__(backbone, decode_head, neck, auxiliary_head,
+                         train_cfg, test_cfg, data_preprocessor, pretrained,
+                         init_cfg)
+        if not 0.0 <= conf_thresh <= 1.0:
+            raise ValueError(f'conf_thresh must be in [0, 1], got {conf_thresh}')
+        if mix_source not in MIX_SOURCES:
+            raise ValueError(f'mix_source must be one of {MIX_SOURCES}, got '
+                             f'"{mix_source}"')
+        if not strong_views:
+            raise ValueError('strong_views must name at least one view')
+        weights = dict(labeled=1.0, strong=0.5, fp=0.5)
+        unknown = set(loss_weights or {}) - set(weights)
+        if unknown:
+            raise ValueError(f'unknown loss_weights keys {sorted(unknown)}; '
+                             f'expected {sorted(weights)}')
+        weights.update(loss_weights or {})
+        self.loss_weights = weights
+        self.loss_normalizer = float(loss_normalizer)
+        self.conf_thresh = float(conf_thresh)
+        self.strong_views = tuple(strong_views)
+        self.mix_source = mix_source
+        self.image_perturbation = (
+            MODELS.build(image_perturbation) if image_perturbation else None)
+        self.feature_perturbation = (
+            MODELS.build(feature_perturbation)
+            if feature_perturbation else None)
+        self.unsup_loss = MODELS.build(unsup_loss)
+        self._check_attention_available()
+
+    # ------------------------------------------------------------------ #
+    # checks
+    # ------------------------------------------------------------------ #
+    def _check_attention_available(self) -> None:
+        has_attention = getattr(self.decode_head, 'provides_attention', False)
+        for role in ('image_perturbation', 'feature_perturbation'):
+            module = getattr(self, role)
+            if getattr(module, 'requires_attention', False) and not has_attention:
+                raise ValueError(
+                    f'{role} {type(module).__name__} is guided by attention, '
+                    f'but decode_head {type(self.decode_head).__name__} does '
+                    'not provide attention (use AttUNetHead with '
+                    'attention=True, or the random counterpart)')
+
+    def check_train_batches(self, batch_sizes: Dict[str, int]) -> None:
+        """Called by the training loop with each branch's batch size."""
+        if 'unlabeled' not in batch_sizes:
+            return
+        if self.image_perturbation is None:
+            return
+        if self.mix_source == 'batch' and batch_sizes['unlabeled'] < 2:
+            raise ValueError(
+                "mix_source='batch' pairs each unlabeled image with another "
+                'image of its batch: the unlabeled batch size must be >= 2, '
+                f"got {batch_sizes['unlabeled']}")
+        if self.mix_source == 'loader':
+            if 'mix' not in batch_sizes:
+                raise ValueError("mix_source='loader' needs a `mix_dataloader`"
+                                 ' in the config')
+            if batch_sizes['mix'] != batch_sizes['unlabeled']:
+                raise ValueError(
+                    "mix_source='loader': the mix batch size "
+                    f"({batch_sizes['mix']}) must equal the unlabeled batch "
+                    f"size ({batch_sizes['unlabeled']})")
+
+    # ------------------------------------------------------------------ #
+    # training step
+    # ------------------------------------------------------------------ #
+    def loss(self, inputs, data_samples) -> dict:
+        """One training step: supervised, or weak-to-strong if branched."""
+        if isinstance(inputs, Tensor):
+            return super().loss(inputs, data_samples)
+        if 'unlabeled' not in inputs:
+            raise ValueError('a branched batch needs an "unlabeled" branch; '
+                             f'got {sorted(inputs)}')
+        x, u = inputs['labeled'], inputs['unlabeled']
+        u_w = u['weak']
+        strong = [u[name] for name in self.strong_views]
+        n_x = x.shape[0]
+        need_att = self._needs_attention()
+
+        # 1. One encoder pass over labeled + weak unlabeled images (shared BN
+        #    statistics); clean decode gives the labeled logits, the weak
+        #    prediction and the head's attention.
+        feats = self.extract_feat(torch.cat([x, u_w]))
+        logits, attention = self._decode(feats, need_att)
+        logits = self._to_input_size(logits, x)
+        logits_x, logits_u_w = logits[:n_x], logits[n_x:]
+        att_u = _slice_attention(attention, n_x, None)
+
+        # 2. Pseudo-labels and confidences from the weak view (no gradient).
+        with torch.no_grad():
+            conf_u_w, pseudo_u_w = logits_u_w.detach().softmax(dim=1).max(dim=1)
+
+        # 3. Feature-level hook: decode perturbed weak-view features.
+        logits_fp = None
+        if self.feature_perturbation is not None:
+            feats_u = tuple(f[n_x:] for f in feats)
+            feats_fp = self.feature_perturbation(feats_u, _detach(att_u))
+            logits_fp = self._to_input_size(self.decode_head(feats_fp), u_w)
+
+        # 4. Image-level hook: mix each strong view with its partner; the
+        #    pseudo-labels and confidences get exactly the same mask.
+        targets = self._mix_strong_views(strong, pseudo_u_w, conf_u_w,
+                                         _detach(att_u), inputs)
+
+        # 5. Strong passes, both views in one batch.
+        mixed = torch.cat([t['image'] for t in targets])
+        logits_s = self._to_input_size(
+            self.decode_head(self.extract_feat(mixed)), mixed).chunk(
+                len(targets))
+
+        # 6. Losses.
+        losses = self._labeled_losses(logits_x, data_samples['labeled'])
+        w = self.loss_weights
+        norm = self.loss_normalizer
+        for name, logit, target in zip(self.strong_views, logits_s, targets):
+            loss = self.unsup_loss(
+                logit, target['pseudo'],
+                weight=(target['conf'] >= self.conf_thresh).float())
+            losses[f'loss_{_short(name)}'] = loss * w['strong'] / len(
+                targets) / norm
+        if logits_fp is not None:
+            loss = self.unsup_loss(
+                logits_fp, pseudo_u_w,
+                weight=(conf_u_w >= self.conf_thresh).float())
+            losses['loss_fp'] = loss * w['fp'] / norm
+        losses['conf_ratio'] = (conf_u_w >= self.conf_thresh).float().mean()
+        if attention is not None:
+            losses['att_entropy'] = _spatial_attention_entropy(att_u)
+        return losses
+
+    # ------------------------------------------------------------------ #
+    # pieces of the step
+    # ------------------------------------------------------------------ #
+    def _needs_attention(self) -> bool:
+        return any(
+            getattr(m, 'requires_attention', False)
+            for m in (self.image_perturbation, self.feature_perturbation))
+
+    def _decode(self, feats, need_attention: bool):
+        if getattr(self.decode_head, 'provides_attention', False):
+            return self.decode_head.forward_with_attention(feats)
+        return self.decode_head(feats), None
+
+    def _to_input_size(self, logits: Tensor, like: Tensor) -> Tensor:
+        if logits.shape[2:] == like.shape[2:]:
+            return logits
+        return resize(logits, size=like.shape[2:], mode='bilinear',
+                      align_corners=self.align_corners)
+
+    def _labeled_losses(self, logits_x: Tensor,
+                        samples: SampleList) -> Dict[str, Tensor]:
+        raw = self.decode_head.loss_by_feat(logits_x, samples)
+        scale = self.loss_weights['labeled'] / self.loss_normalizer
+        losses = {}
+        for key, value in raw.items():
+            if key.startswith('loss'):
+                losses[f'loss_x_{key[len("loss_"):]}'] = value * scale
+            else:
+                losses[f'x_{key}'] = value
+        return losses
+
+    def _partner(self, u_w: Tensor, pseudo: Tensor, conf: Tensor,
+                 att_u: Optional[List[dict]], strong: List[Tensor],
+                 inputs: dict):
+        """Partner images, pseudo-labels, confidences and attention."""
+        if self.mix_source == 'batch':
+            # A random cyclic shift pairs every image with a different one.
+            n = u_w.shape[0]
+            shift = int(torch.randint(1, n, ())) if n > 1 else 0
+            perm = (torch.arange(n, device=u_w.device) + shift) % n
+            return ([s[perm] for s in strong], pseudo[perm], conf[perm],
+                    _index_attention(att_u, perm))
+        mix = inputs.get('mix')
+        if mix is None:
+            raise ValueError("mix_source='loader' but the batch has no 'mix' "
+                             'branch (set mix_dataloader in the config)')
+        with torch.no_grad():
+            was_training = self.training
+            self.eval()  # UniMatch predicts its CutMix partners in eval mode
+            feats = self.extract_feat(mix['weak'])
+            logits, att = self._decode(feats, self._needs_attention())
+            self.train(was_training)
+            conf_m, pseudo_m = self._to_input_size(
+                logits, mix['weak']).softmax(dim=1).max(dim=1)
+        return ([mix[name] for name in self.strong_views], pseudo_m, conf_m,
+                _detach(att))
+
+    def _mix_strong_views(self, strong: List[Tensor], pseudo: Tensor,
+                          conf: Tensor, att_u: Optional[List[dict]],
+                          inputs: dict) -> List[dict]:
+        if self.image_perturbation is None:
+            return [dict(image=s, pseudo=pseudo, conf=conf) for s in strong]
+        partner_imgs, partner_pseudo, partner_conf, partner_att = \
+            self._partner(inputs['unlabeled']['weak'], pseudo, conf, att_u,
+                          strong, inputs)
+        cutmix = self.image_perturbation
+        targets = []
+        for img, partner_img in zip(strong, partner_imgs):
+            mask = cutmix.generate_mask(att_u, partner_att, img.shape,
+                                        device=img.device)
+            targets.append(
+                dict(
+                    image=cutmix.mix(mask, img, partner_img),
+                    pseudo=cutmix.mix(mask, pseudo, partner_pseudo),
+                    conf=cutmix.mix(mask, conf, partner_conf)))
+        return targets
+
+
+def _short(view: str) -> str:
+    return view.replace('strong', 's')
+
+
+def _slice_attention(attention, start, stop):
+    if attention is None:
+        return None
+    return [{k: v[start:stop] for k, v in level.items()} for level in attention]
+
+
+def _index_attention(attention, index):
+    if attention is None:
+        return None
+    return [{k: v[index] for k, v in level.items()} for level in attention]
+
+
+def _detach(attention):
+    if attention is None:
+        return None
+    return [{k: v.detach() for k, v in level.items()} for level in attention]
+
+
+def _spatial_attention_entropy(attention: List[dict]) -> Tensor:
+    """Mean entropy of the spatial maps seen as distributions over pixels,
+    divided by its maximum log(h*w): 1 = uniform, 0 = one pixel."""
+    values = []
+    for level in attention:
+        spatial = level['spatial'].detach().flatten(1)
+        if spatial.shape[1] < 2:
+            continue
+        p = spatial / spatial.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        entropy = -(p * p.clamp_min(1e-12).log()).sum(dim=1)
+        values.append(entropy.mean() / math.log(spatial.shape[1]))
+    if not values:
+        return torch.zeros(())
+    return torch.stack(values).mean()
