@@ -1,0 +1,123 @@
+"""tools/train.py, --resume, tools/test.py and mmseg's own test tool, end to
+end on a tiny generated ACDC tree (subprocesses, as a user runs them)."""
+import glob
+import json
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tiny_configs import ROOT, write_tiny_config
+
+
+def run(args, timeout=600, env=None):
+    full_env = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
+    proc = subprocess.run(
+        args, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env=full_env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def last_scalars(work_dir):
+    logs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                     'scalars.json')))
+    records = []
+    for log in logs:
+        with open(log) as f:
+            records += [json.loads(line) for line in f if line.strip()]
+    return records
+
+
+def latest_checkpoint(work_dir):
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+@pytest.fixture(scope='module')
+def trained(tiny_acdc, tmp_path_factory):
+    """AIGCMatch trained 4 iterations with tools/train.py."""
+    tmp = tmp_path_factory.mktemp('train')
+    config = write_tiny_config('configs/demo/aigcmatch_demo_3case.py',
+                               tiny_acdc, str(tmp), max_iters=4, interval=2)
+    work_dir = str(tmp / 'work')
+    run([sys.executable, 'tools/train.py', config, '--work-dir', work_dir])
+    return config, work_dir
+
+
+def test_train_writes_checkpoints_and_logs_every_loss_term(trained):
+    config, work_dir = trained
+    assert osp.isfile(osp.join(work_dir, 'iter_4.pth'))
+    assert glob.glob(osp.join(work_dir, 'best_mDice_iter_*.pth'))
+    train_logs = [r for r in last_scalars(work_dir) if 'loss' in r]
+    assert [r['iter'] for r in train_logs] == [1, 2, 3, 4]
+    for key in ('loss_x_ce', 'loss_x_dice', 'loss_s1', 'loss_s2', 'loss_fp',
+                'conf_ratio', 'att_entropy'):
+        assert all(key in r for r in train_logs), key
+    assert all(r['loss'] == r['loss'] for r in train_logs)  # finite, not NaN
+
+
+def test_resume_continues_at_the_right_iteration(trained, tmp_path):
+    config, work_dir = trained
+    # a longer schedule, resumed from iteration 4 of the same work dir
+    proc = run([
+        sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
+        '--resume', '--cfg-options', 'train_cfg.max_iters=6'
+    ])
+    assert 'resumed' in (proc.stdout + proc.stderr).lower()
+    iters = [r['iter'] for r in last_scalars(work_dir) if 'loss' in r]
+    assert iters == [1, 2, 3, 4, 5, 6]  # 5 and 6 appended, nothing redone
+    assert osp.isfile(osp.join(work_dir, 'iter_6.pth'))
+
+
+def test_fresh_run_refuses_a_work_dir_with_checkpoints(trained):
+    config, work_dir = trained
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', config, '--work-dir', work_dir],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert 'already holds checkpoints' in proc.stderr
+
+
+def test_test_tool_prints_table_and_writes_results(trained, tmp_path):
+    config, work_dir = trained
+    out = tmp_path / 'results'
+    proc = run([
+        sys.executable, 'tools/test.py', config,
+        latest_checkpoint(work_dir), '--work-dir',
+        str(tmp_path / 'test'), '--out',
+        str(out)
+    ])
+    text = proc.stdout + proc.stderr
+    assert re.search(r"test split \"test\"", text)
+    assert re.search(r'\|\s+RV\s+\|', text) and re.search(r'\|\s+mean\s+\|',
+                                                         text)
+    summary = json.load(open(out / 'metrics_summary.json'))
+    assert 0.0 <= summary['metrics']['mDice'] <= 100.0
+    # 20 test patients x 2 frames
+    assert summary['protocol']['split'] == 'test'
+    assert osp.isfile(out / 'per_case_metrics.csv')
+    # the same --out again is refused: nothing is overwritten
+    again = subprocess.run([
+        sys.executable, 'tools/test.py', config,
+        latest_checkpoint(work_dir), '--out',
+        str(out)
+    ], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and 'already holds files' in again.stderr
+
+
+def test_mmseg_own_test_tool_evaluates_our_checkpoint(trained, tmp_path):
+    import mmseg
+    mmseg_test = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
+                          'test.py')
+    config, work_dir = trained
+    proc = run([
+        sys.executable, mmseg_test, config,
+        latest_checkpoint(work_dir), '--work-dir',
+        str(tmp_path / 'mmseg_test')
+    ])
+    text = proc.stdout + proc.stderr
+    assert re.search(r'mDice: \d+\.\d+', text), text[-2000:]
