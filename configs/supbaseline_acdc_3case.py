@@ -7,6 +7,8 @@ _base_ = [
 ]
 
 # 3 labeled patients: all slices of both frames (see projects/aigcmatch/datasets/splits/acdc/)
+labeled_split = 'labeled_3case'
+unlabeled_split = 'unlabeled_3case'
 train_dataloader = dict(dataset=dict(split='labeled_3case'))
 unlabeled_dataloader = dict(
     dataset=dict(

@@ -7,6 +7,8 @@ _base_ = [
 ]
 
 # 7 labeled patients: all slices of both frames (see projects/aigcmatch/datasets/splits/acdc/)
+labeled_split = 'labeled_7case'
+unlabeled_split = 'unlabeled_7case'
 train_dataloader = dict(dataset=dict(split='labeled_7case'))
 unlabeled_dataloader = dict(
     dataset=dict(

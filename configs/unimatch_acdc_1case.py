@@ -6,6 +6,8 @@ _base_ = [
 ]
 
 # 1 labeled patient: all slices of both frames (see projects/aigcmatch/datasets/splits/acdc/)
+labeled_split = 'labeled_1case'
+unlabeled_split = 'unlabeled_1case'
 train_dataloader = dict(dataset=dict(split='labeled_1case'))
 unlabeled_dataloader = dict(
     dataset=dict(

@@ -1,8 +1,12 @@
 """Test-suite wide set-up."""
 import pytest
+import torch
 from mmengine.registry import init_default_scope
 
 import projects.aigcmatch  # noqa: F401  (registers everything, compat first)
+
+# Tiny tensors: one thread is faster than contending for the CI's 2 cores.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -97,6 +97,12 @@ class WeakToStrongSegmentor(EncoderDecoder):
             raise ValueError(f'unknown loss_weights keys {sorted(unknown)}; '
                              f'expected {sorted(weights)}')
         weights.update(loss_weights or {})
+        negative = {k: v for k, v in weights.items() if v < 0}
+        if negative:
+            raise ValueError(f'loss_weights must be >= 0, got {negative}')
+        if loss_normalizer <= 0:
+            raise ValueError(
+                f'loss_normalizer must be > 0, got {loss_normalizer}')
         self.loss_weights = weights
         self.loss_normalizer = float(loss_normalizer)
         self.conf_thresh = float(conf_thresh)

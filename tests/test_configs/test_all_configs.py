@@ -1,0 +1,287 @@
+"""Every config under configs/ parses, builds its model and its datasets, and
+the method configs differ from each other only where the method does."""
+import copy
+import glob
+import itertools
+import os.path as osp
+from typing import Dict, Iterable
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from mmseg.registry import DATASETS, MODELS
+from projects.aigcmatch.utils import apply_cfg_options
+
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', 'configs'))
+CONFIGS = sorted(
+    osp.relpath(path, ROOT)
+    for path in glob.glob(osp.join(ROOT, '**', '*.py'), recursive=True)
+    if '_base_' not in osp.relpath(path, ROOT).split(osp.sep))
+TRAIN_LOADERS = ('train_dataloader', 'unlabeled_dataloader', 'mix_dataloader')
+EVAL_LOADERS = ('val_dataloader', 'test_dataloader')
+CASES = (1, 3, 7)
+METHODS = ('aigcmatch', 'unimatch', 'fixmatch', 'supbaseline')
+ABLATIONS = {
+    ('AttCutMix', 'AttFeaPerb'): 'ablation/attcutmix_attfeaperb_acdc_7case.py',
+    ('AttCutMix', 'RandomFeaPerb'): 'ablation/attcutmix_random_acdc_7case.py',
+    ('RandomCutMix', 'AttFeaPerb'): 'ablation/random_attfeaperb_acdc_7case.py',
+    ('RandomCutMix', 'RandomFeaPerb'): 'ablation/random_random_acdc_7case.py',
+}
+
+
+def load(name: str) -> Config:
+    return Config.fromfile(osp.join(ROOT, name))
+
+
+def flatten(node, prefix: str = '') -> Dict[str, object]:
+    """``{'model.backbone.type': 'UNetEncoder', ...}``; list items by index."""
+    if isinstance(node, dict) and node:
+        items = node.items()
+    elif isinstance(node, (list, tuple)) and node:
+        items = enumerate(node)
+    else:
+        return {prefix: node}
+    out = {}
+    for key, value in items:
+        out.update(flatten(value, f'{prefix}.{key}' if prefix else str(key)))
+    return out
+
+
+def differing_keys(a: Config, b: Config) -> set:
+    flat_a, flat_b = flatten(a.to_dict()), flatten(b.to_dict())
+    return {
+        key
+        for key in set(flat_a) | set(flat_b)
+        if flat_a.get(key, '<missing>') != flat_b.get(key, '<missing>')
+    }
+
+
+def assert_differ_only_in(a: str, b: str, allowed: Iterable[str]) -> None:
+    """Configs ``a`` and ``b`` differ under each of ``allowed`` and nowhere
+    else."""
+    allowed = tuple(allowed)
+    diff = differing_keys(load(a), load(b))
+
+    def under(key, prefix):
+        return key == prefix or key.startswith(prefix + '.')
+
+    unexpected = sorted(
+        k for k in diff if not any(under(k, p) for p in allowed))
+    assert not unexpected, f'{a} vs {b}: unexpected differences {unexpected}'
+    unchanged = [p for p in allowed if not any(under(k, p) for k in diff)]
+    assert not unchanged, f'{a} vs {b}: expected differences in {unchanged}'
+
+
+def test_every_config_is_found():
+    expected = {
+        f'{m}_acdc_{n}case.py'
+        for m, n in itertools.product(METHODS, CASES)
+    }
+    expected |= set(ABLATIONS.values()) | {
+        'aigcmatch_resnet18_acdc_7case.py', 'demo/aigcmatch_demo_3case.py',
+        'demo/supbaseline_demo_3case.py'
+    }
+    assert expected <= set(CONFIGS)
+    assert not any('_base_' in name for name in CONFIGS)
+
+
+# --------------------------------------------------------------------- #
+# each config
+# --------------------------------------------------------------------- #
+@pytest.mark.parametrize('name', CONFIGS)
+def test_parses_and_model_builds(name):
+    cfg = load(name)
+    assert cfg.default_scope == 'mmseg'
+    assert cfg.custom_imports == dict(
+        imports=['projects.aigcmatch'], allow_failed_imports=False)
+    assert cfg.train_cfg.type in ('SemiSupervisedIterLoop',
+                                  'IterBasedTrainLoop')
+    model = MODELS.build(cfg.model).eval()
+    assert type(model).__name__ == 'WeakToStrongSegmentor'
+    assert model.decode_head.num_classes == 4
+    # The model runs on a 1-channel slice.
+    with torch.no_grad():
+        logits = model.encode_decode(
+            torch.rand(1, 1, 32, 32), [dict(img_shape=(32, 32))])
+    assert logits.shape == (1, 4, 32, 32)
+
+
+@pytest.fixture(scope='module')
+def build_dataset(tiny_acdc_root):
+    """Builds a dataset config once (many configs share the same)."""
+    built = {}
+
+    def build(dataset_cfg):
+        key = repr(dataset_cfg)
+        if key not in built:
+            built[key] = DATASETS.build(copy.deepcopy(dataset_cfg))
+        return built[key]
+
+    return build
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_datasets_build_on_a_tiny_tree(name, tiny_acdc_root, build_dataset):
+    cfg = load(name)
+    apply_cfg_options(cfg, {'data_root': tiny_acdc_root})
+    crop = tuple(cfg.crop_size)
+    loaders = [n for n in TRAIN_LOADERS + EVAL_LOADERS if cfg.get(n)]
+    assert {'train_dataloader', 'val_dataloader',
+            'test_dataloader'} <= set(loaders)
+    if cfg.train_cfg.type == 'SemiSupervisedIterLoop':
+        assert 'unlabeled_dataloader' in loaders
+    for loader in loaders:
+        dataset_cfg = cfg[loader].dataset
+        assert dataset_cfg.data_root == tiny_acdc_root, loader
+        dataset = build_dataset(dataset_cfg)
+        assert len(dataset) > 0, loader
+        sample = dataset[0]
+        if dataset.mode == 'unlabeled':
+            assert set(sample['inputs']) >= {'weak', 'strong1', 'strong2'}
+            assert 'gt_sem_seg' not in sample['data_samples']
+            shapes = {tuple(v.shape) for v in sample['inputs'].values()}
+            assert shapes == {(1, ) + crop}
+        else:
+            assert sample['inputs'].shape == (1, ) + crop, loader
+        if dataset.mode == 'labeled':
+            assert sample['data_samples'].gt_sem_seg.shape == crop
+        if dataset.mode == 'volume':
+            # The label keeps the slice's original size (~32x32 here).
+            meta = sample['data_samples'].metainfo
+            assert sample['data_samples'].gt_sem_seg.shape == \
+                meta['ori_shape'] != crop
+            assert {'case_id', 'slice_idx', 'num_slices'} <= set(meta)
+
+
+# --------------------------------------------------------------------- #
+# what the configs differ in
+# --------------------------------------------------------------------- #
+@pytest.mark.parametrize('n', CASES)
+def test_method_configs_differ_only_in_the_method(n):
+    base = f'aigcmatch_acdc_{n}case.py'
+    perturbations = ('model.image_perturbation', 'model.feature_perturbation')
+    assert_differ_only_in(base, f'unimatch_acdc_{n}case.py',
+                          ('model.decode_head.attention', ) + perturbations)
+    assert_differ_only_in(
+        base, f'fixmatch_acdc_{n}case.py',
+        ('model.decode_head.attention', 'model.strong_views',
+         'model.loss_weights.strong', 'model.loss_weights.fp') + perturbations)
+    assert_differ_only_in(base, f'supbaseline_acdc_{n}case.py',
+                          ('model.decode_head.attention', 'train_cfg.type') +
+                          perturbations)
+
+    aigc, uni, fix, sup = (load(f'{m}_acdc_{n}case.py').model for m in METHODS)
+    assert aigc.decode_head.attention
+    assert (aigc.image_perturbation.type,
+            aigc.feature_perturbation.type) == ('AttCutMix', 'AttFeaPerb')
+    assert not uni.decode_head.attention
+    assert uni.image_perturbation.type == 'RandomCutMix'
+    assert uni.feature_perturbation == dict(type='RandomFeaPerb', p=0.5)
+    assert fix.image_perturbation == uni.image_perturbation
+    assert fix.get('feature_perturbation') is None
+    assert tuple(fix.strong_views) == ('strong1', )
+    assert fix.loss_weights == dict(labeled=1.0, strong=1.0, fp=0.0)
+    # Not set: the segmentor's defaults (None) switch both hooks off.
+    assert sup.get('image_perturbation') is None
+    assert sup.get('feature_perturbation') is None
+    assert load(f'supbaseline_acdc_{n}case.py').train_cfg.type == \
+        'IterBasedTrainLoop'
+    # UniMatch's box distribution for every CutMix.
+    for cutmix in (aigc.image_perturbation, uni.image_perturbation):
+        assert (cutmix.prob, tuple(cutmix.area_range)) == (0.5, (0.02, 0.4))
+        assert tuple(cutmix.aspect_range) == pytest.approx((0.3, 1 / 0.3))
+
+
+@pytest.mark.parametrize('method', METHODS)
+def test_case_counts_differ_only_in_the_splits(method):
+    split_keys = ('labeled_split', 'unlabeled_split',
+                  'train_dataloader.dataset.split',
+                  'unlabeled_dataloader.dataset.split',
+                  'unlabeled_dataloader.dataset.disjoint_with.0')
+    for a, b in itertools.combinations(CASES, 2):
+        assert_differ_only_in(f'{method}_acdc_{a}case.py',
+                              f'{method}_acdc_{b}case.py', split_keys)
+    for n in CASES:
+        cfg = load(f'{method}_acdc_{n}case.py')
+        assert cfg.train_dataloader.dataset.split == f'labeled_{n}case'
+        assert cfg.labeled_split == f'labeled_{n}case'
+        assert cfg.unlabeled_dataloader.dataset.split == f'unlabeled_{n}case'
+        assert cfg.unlabeled_dataloader.dataset.disjoint_with == [
+            f'labeled_{n}case', 'val', 'test'
+        ]
+
+
+def test_ablations_are_the_four_combinations():
+    aigc = load('aigcmatch_acdc_7case.py').model
+    uni = load('unimatch_acdc_7case.py').model
+    settings = {
+        'AttCutMix': aigc.image_perturbation,
+        'RandomCutMix': uni.image_perturbation,
+        'AttFeaPerb': aigc.feature_perturbation,
+        'RandomFeaPerb': uni.feature_perturbation,
+    }
+    assert set(ABLATIONS) == set(
+        itertools.product(('AttCutMix', 'RandomCutMix'),
+                          ('AttFeaPerb', 'RandomFeaPerb')))
+    assert set(ABLATIONS.values()) == {
+        c
+        for c in CONFIGS if c.startswith('ablation')
+    }
+    for (image, feature), name in ABLATIONS.items():
+        model = load(name).model
+        # Same (attention) head in all four: only the perturbations vary.
+        assert model.decode_head.attention
+        assert model.image_perturbation == settings[image]
+        assert model.feature_perturbation == settings[feature]
+        if (image, feature) != ('AttCutMix', 'AttFeaPerb'):
+            assert_differ_only_in(
+                'aigcmatch_acdc_7case.py', name,
+                ('model.image_perturbation', ) * (image != 'AttCutMix') +
+                ('model.feature_perturbation', ) * (feature != 'AttFeaPerb'))
+    assert not differing_keys(
+        load('aigcmatch_acdc_7case.py'),
+        load(ABLATIONS[('AttCutMix', 'AttFeaPerb')]))
+
+
+def test_resnet18_config_swaps_only_the_backbone():
+    assert_differ_only_in(
+        'aigcmatch_acdc_7case.py', 'aigcmatch_resnet18_acdc_7case.py',
+        ('model.backbone', 'model.decode_head.in_channels',
+         'model.decode_head.in_index', 'model.decode_head.channels'))
+    backbone = load('aigcmatch_resnet18_acdc_7case.py').model.backbone
+    assert (backbone.type, backbone.depth,
+            backbone.in_channels) == ('ResNetV1c', 18, 1)
+
+
+def test_demo_configs():
+    # The demo trains the 3-case model itself, smaller data and schedule.
+    demo, full = load('demo/aigcmatch_demo_3case.py'), load(
+        'aigcmatch_acdc_3case.py')
+    assert demo.model == full.model
+    assert demo.train_dataloader.dataset.split == 'labeled_3case'
+    assert_differ_only_in(
+        'demo/aigcmatch_demo_3case.py', 'demo/supbaseline_demo_3case.py',
+        ('model.decode_head.attention', 'model.image_perturbation',
+         'model.feature_perturbation', 'train_cfg.type'))
+
+
+# --------------------------------------------------------------------- #
+# bad input
+# --------------------------------------------------------------------- #
+@pytest.mark.parametrize('role, perturbation', [
+    ('feature_perturbation', dict(type='AttFeaPerb')),
+    ('image_perturbation', dict(type='AttCutMix')),
+])
+def test_attention_perturbation_on_a_head_without_attention(
+        role, perturbation, tmp_path):
+    cfg = load('unimatch_acdc_3case.py')
+    cfg.model[role] = perturbation
+    cfg.work_dir = str(tmp_path)
+    with pytest.raises(
+            ValueError,
+            match=f'{role} {perturbation["type"]} is guided by attention, '
+            r'but decode_head AttUNetHead does not provide attention \(use '
+            'AttUNetHead with attention=True, or the random counterpart\\)'):
+        Runner.from_cfg(cfg)

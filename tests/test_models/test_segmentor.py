@@ -1,0 +1,527 @@
+"""WeakToStrongSegmentor on hand-made branch batches (no dataset, no Runner).
+
+The models are the real method configs' ``model`` sections with a narrow
+UNet (4..64 channels) on 32x32 inputs, so what is tested is what trains.
+"""
+import copy
+import os.path as osp
+from typing import Dict, List, Optional
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.structures import PixelData
+from torch import Tensor
+
+import projects.aigcmatch  # noqa: F401  (compat first, then registration)
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+CONFIGS = osp.join(osp.dirname(__file__), '..', '..', 'configs')
+WIDTHS = (4, 8, 16, 32, 64)
+SIZE = 32
+VIEWS = ('weak', 'strong1', 'strong2')
+LABELED_KEYS = {'loss_x_ce', 'loss_x_dice', 'x_acc_seg'}
+
+
+@pytest.fixture(autouse=True)
+def seed():
+    torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    # Tiny convolutions run ~50x slower with 2 threads when the machine's
+    # cores are busy (thread hand-offs dominate); one thread is enough here.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def method_model_cfg(method: str, **overrides) -> dict:
+    """The ``model`` of ``configs/<method>_acdc_1case.py``, narrowed."""
+    cfg = Config.fromfile(osp.join(CONFIGS, f'{method}_acdc_1case.py'))
+    model = copy.deepcopy(cfg.model)  # a ConfigDict, as a Runner builds
+    model['backbone']['channels'] = WIDTHS
+    model['decode_head']['in_channels'] = list(WIDTHS)
+    model['decode_head']['channels'] = WIDTHS[0]
+    for key, value in overrides.items():
+        model[key] = value  # replace, where ConfigDict.update would merge
+    return model
+
+
+def build(method: str = 'aigcmatch', **overrides) -> nn.Module:
+    model = MODELS.build(method_model_cfg(method, **overrides))
+    model.train()
+    return model
+
+
+def labeled_samples(n: int, size: int = SIZE) -> List[SegDataSample]:
+    samples = []
+    for _ in range(n):
+        sample = SegDataSample(
+            metainfo=dict(
+                img_shape=(size, size),
+                ori_shape=(size, size),
+                pad_shape=(size, size)))
+        sample.gt_sem_seg = PixelData(
+            data=torch.randint(0, 4, (1, size, size)))
+        samples.append(sample)
+    return samples
+
+
+def views(n: int, size: int = SIZE) -> Dict[str, Tensor]:
+    # Independent random views: a mixed pixel tells which image it came from.
+    return {name: torch.rand(n, 1, size, size) for name in VIEWS}
+
+
+def branch_batch(n_x: int = 2, n_u: int = 2, mix: bool = False):
+    """(inputs, data_samples) as MultiBranchSegDataPreProcessor returns."""
+    meta = dict(img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE))
+    inputs = dict(labeled=torch.rand(n_x, 1, SIZE, SIZE), unlabeled=views(n_u))
+    samples = dict(
+        labeled=labeled_samples(n_x),
+        unlabeled=[SegDataSample(metainfo=meta) for _ in range(n_u)])
+    if mix:
+        inputs['mix'] = views(n_u)
+        samples['mix'] = [SegDataSample(metainfo=meta) for _ in range(n_u)]
+    return inputs, samples
+
+
+class RecordingLoss(nn.Module):
+    """Stands in for ``unsup_loss``: records every call, then returns the
+    real loss, or ``constant`` (still attached to the prediction's graph)."""
+
+    def __init__(self, real: nn.Module, constant: Optional[float] = None):
+        super().__init__()
+        self.real = real
+        self.constant = constant
+        self.calls = []
+
+    def forward(self, pred, target, weight=None, **kwargs):
+        self.calls.append(
+            dict(pred=pred, target=target.clone(), weight=weight.clone()))
+        if self.constant is not None:
+            return pred.sum() * 0 + self.constant
+        return self.real(pred, target, weight=weight, **kwargs)
+
+
+def record_unsup_loss(monkeypatch, model, constant=None) -> RecordingLoss:
+    recorder = RecordingLoss(model.unsup_loss, constant)
+    monkeypatch.setattr(model, 'unsup_loss', recorder)
+    return recorder
+
+
+def record_extract_feat(monkeypatch, model) -> list:
+    """Record every encoder input with the mode and grad state it ran in."""
+    calls = []
+    original = model.extract_feat
+
+    def extract_feat(inputs):
+        calls.append(
+            dict(
+                inputs=inputs.detach().clone(),
+                training=model.backbone.training,
+                grad=torch.is_grad_enabled()))
+        return original(inputs)
+
+    monkeypatch.setattr(model, 'extract_feat', extract_feat)
+    return calls
+
+
+def fixed_masks(monkeypatch, model, masks: List[Tensor]) -> list:
+    """Make the CutMix module hand out ``masks`` in turn; returns the
+    attention arguments it was called with."""
+    calls = []
+
+    def generate_mask(target_att, partner_att, image_shape, device=None):
+        mask = masks[len(calls) % len(masks)]
+        calls.append(dict(target=target_att, partner=partner_att))
+        assert tuple(
+            mask.shape) == (image_shape[0], ) + tuple(image_shape[-2:])
+        return mask.clone()
+
+    monkeypatch.setattr(model.image_perturbation, 'generate_mask',
+                        generate_mask)
+    return calls
+
+
+def box_masks(n: int, top: int, left: int) -> Tensor:
+    mask = torch.zeros(n, SIZE, SIZE, dtype=torch.bool)
+    for i in range(n):  # a different box per sample
+        mask[i, top + i:top + i + 9, left:left + 12 + 2 * i] = True
+    return mask
+
+
+def unsup_total(losses: dict) -> Tensor:
+    return sum(v for k, v in losses.items()
+               if k in ('loss_s1', 'loss_s2', 'loss_fp'))
+
+
+# --------------------------------------------------------------------- #
+# losses dict
+# --------------------------------------------------------------------- #
+EXPECTED_KEYS = dict(
+    aigcmatch=LABELED_KEYS
+    | {'loss_s1', 'loss_s2', 'loss_fp', 'conf_ratio', 'att_entropy'},
+    unimatch=LABELED_KEYS | {'loss_s1', 'loss_s2', 'loss_fp', 'conf_ratio'},
+    fixmatch=LABELED_KEYS | {'loss_s1', 'conf_ratio'})
+
+
+@pytest.mark.parametrize('method', sorted(EXPECTED_KEYS))
+def test_loss_keys_per_method_and_mmengine_total(method):
+    model = build(method, conf_thresh=0.0)
+    losses = model.loss(*branch_batch())
+    assert set(losses) == EXPECTED_KEYS[method]
+    assert all(torch.isfinite(v).all() for v in losses.values())
+    assert float(losses['conf_ratio']) == 1.0  # threshold 0: all pixels
+    if 'att_entropy' in losses:
+        assert 0.0 < float(losses['att_entropy']) <= 1.0
+
+    total, log_vars = model.parse_losses(losses)
+    terms = [v for k, v in losses.items() if k.startswith('loss_')]
+    torch.testing.assert_close(total, sum(terms))
+    # Monitoring values are logged but never back-propagated.
+    assert {'conf_ratio', 'x_acc_seg'} <= set(log_vars)
+    total.backward()
+    assert model.backbone.parameters().__next__().grad is not None
+
+
+def test_plain_batch_trains_the_supervised_loss_only():
+    model = build('supbaseline')
+    assert model.image_perturbation is None
+    assert model.feature_perturbation is None
+    inputs = torch.rand(2, 1, SIZE, SIZE)
+    losses = model.loss(inputs, labeled_samples(2))
+    assert set(losses) == {
+        'decode.loss_ce', 'decode.loss_dice', 'decode.acc_seg'
+    }
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+@pytest.mark.parametrize(
+    'method, overrides, expected',
+    [
+        # UniMatch: (loss_x + 0.25 s1 + 0.25 s2 + 0.5 fp) / 2; the head's
+        # (CE + Dice) / 2 is inside loss_x.
+        ('aigcmatch', {},
+         dict(
+             loss_x_ce=0.5,
+             loss_x_dice=1.5,
+             loss_s1=0.125,
+             loss_s2=0.125,
+             loss_fp=0.25)),
+        ('aigcmatch',
+         dict(
+             loss_weights=dict(labeled=2.0, strong=1.0, fp=0.25),
+             loss_normalizer=1.0),
+         dict(
+             loss_x_ce=2.0,
+             loss_x_dice=6.0,
+             loss_s1=0.5,
+             loss_s2=0.5,
+             loss_fp=0.25)),
+        # FixMatch: (loss_x + loss_s1) / 2.
+        ('fixmatch', {}, dict(loss_x_ce=0.5, loss_x_dice=1.5, loss_s1=0.5)),
+    ])
+def test_weighted_terms(monkeypatch, method, overrides, expected):
+    model = build(method, conf_thresh=0.0, **overrides)
+
+    def loss_by_feat(logits, samples):
+        zero = logits.sum() * 0  # stays on the graph like a real loss
+        return dict(
+            loss_ce=zero + 1.0, loss_dice=zero + 3.0, acc_seg=zero + 50.0)
+
+    monkeypatch.setattr(model.decode_head, 'loss_by_feat', loss_by_feat)
+    record_unsup_loss(monkeypatch, model, constant=1.0)
+    losses = model.loss(*branch_batch())
+    got = {
+        k: float(v.detach())
+        for k, v in losses.items() if k.startswith('loss_')
+    }
+    assert got == pytest.approx(expected)
+    assert float(losses['x_acc_seg']) == 50.0  # not scaled
+    total, _ = model.parse_losses(losses)
+    assert float(total) == pytest.approx(sum(expected.values()))
+
+
+# --------------------------------------------------------------------- #
+# confidence threshold
+# --------------------------------------------------------------------- #
+def test_conf_thresh_one_masks_every_pixel_and_gradient():
+    model = build('aigcmatch', conf_thresh=1.0)
+    losses = model.loss(*branch_batch())
+    assert float(losses['conf_ratio']) == 0.0
+    unsup = unsup_total(losses)
+    assert float(unsup) == 0.0
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(unsup, params, allow_unused=True)
+    assert all(g is None or not g.any() for g in grads)
+
+
+def test_conf_thresh_zero_gives_unlabeled_loss_and_gradient():
+    model = build('aigcmatch', conf_thresh=0.0)
+    losses = model.loss(*branch_batch())
+    for key in ('loss_s1', 'loss_s2', 'loss_fp'):
+        assert float(losses[key]) > 0
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(unsup_total(losses), params, allow_unused=True)
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+# --------------------------------------------------------------------- #
+# mixing: images, pseudo-labels and confidences share one mask
+# --------------------------------------------------------------------- #
+def design_weak_prediction(monkeypatch, model, n_x: int, plan, mix_plan=()):
+    """Replace the head's clean logits for the unlabeled images by logits
+    with a known class and margin per sample (``plan``: (class, margin)).
+    ``mix_plan`` does the same for a batch of only ``len(mix_plan)`` images
+    (the partner pass of mix_source='loader')."""
+    original = model.decode_head.forward_with_attention
+
+    def forward_with_attention(feats):
+        logits, attention = original(feats)
+        design = torch.zeros_like(logits)
+        if logits.shape[0] == n_x + len(plan):
+            rows = [(n_x + i, c, m) for i, (c, m) in enumerate(plan)]
+        elif logits.shape[0] == len(mix_plan):
+            rows = [(i, c, m) for i, (c, m) in enumerate(mix_plan)]
+        else:
+            raise AssertionError(f'unexpected batch {logits.shape[0]}')
+        for i, cls, margin in rows:
+            design[i, cls] = margin
+        return logits * 0 + design, attention
+
+    monkeypatch.setattr(model.decode_head, 'forward_with_attention',
+                        forward_with_attention)
+
+
+def test_pseudo_labels_and_confidences_get_the_images_mask(monkeypatch):
+    n_x, n_u = 2, 3
+    model = build('aigcmatch', conf_thresh=0.9)
+    # Sample 1's confidence e / (e + 3) = 0.48 is below the threshold.
+    plan = [(1, 10.0), (2, 1.0), (3, 10.0)]
+    design_weak_prediction(monkeypatch, model, n_x, plan)
+    pseudo = torch.tensor([c for c, _ in plan])
+    keep = torch.tensor([1.0, 0.0, 1.0])
+    masks = [box_masks(n_u, 2, 3), box_masks(n_u, 15, 10)]
+    mask_calls = fixed_masks(monkeypatch, model, masks)
+    encoder_calls = record_extract_feat(monkeypatch, model)
+    loss_calls = record_unsup_loss(monkeypatch, model).calls
+    inputs, samples = branch_batch(n_x, n_u)
+
+    model.loss(inputs, samples)
+
+    assert len(mask_calls) == 2 and len(loss_calls) == 3
+    mixed_views = encoder_calls[-1]['inputs'].chunk(2)  # the strong pass
+    for v, name in enumerate(('strong1', 'strong2')):
+        strong = inputs['unlabeled'][name]
+        mixed, mask = mixed_views[v], masks[v]
+        target, weight = loss_calls[v]['target'], loss_calls[v]['weight']
+        partners = []
+        for i in range(n_u):
+            m = mask[i]
+            # The image: partner j inside the box, itself outside.
+            torch.testing.assert_close(mixed[i, 0, ~m], strong[i, 0, ~m])
+            match = [
+                j for j in range(n_u)
+                if torch.equal(mixed[i, 0, m], strong[j, 0, m])
+            ]
+            assert len(match) == 1 and match[0] != i
+            j = match[0]
+            partners.append(j)
+            # Its pseudo-label and confidence mask: the same box, partner.
+            assert (target[i][m] == pseudo[j]).all()
+            assert (target[i][~m] == pseudo[i]).all()
+            assert (weight[i][m] == keep[j]).all()
+            assert (weight[i][~m] == keep[i]).all()
+        # The partner's attention is what places the box.
+        att = mask_calls[v]
+        for level_t, level_p in zip(att['target'], att['partner']):
+            torch.testing.assert_close(level_p['spatial'],
+                                       level_t['spatial'][partners])
+    # The FP branch learns from the unmixed pseudo-labels.
+    fp = loss_calls[2]
+    assert (fp['target'] == pseudo[:, None, None]).all()
+    assert (fp['weight'] == keep[:, None, None]).all()
+
+
+def test_batch_partner_is_never_the_image_itself(monkeypatch):
+    n_u = 4
+    model = build('aigcmatch', conf_thresh=0.0)
+    fixed_masks(monkeypatch, model,
+                [torch.ones(n_u, SIZE, SIZE, dtype=torch.bool)])
+    encoder_calls = record_extract_feat(monkeypatch, model)
+    pairings = set()
+    with torch.no_grad():
+        for _ in range(8):
+            inputs, samples = branch_batch(1, n_u)
+            model.loss(inputs, samples)
+            mixed = encoder_calls[-1]['inputs'].chunk(2)
+            for v, name in enumerate(('strong1', 'strong2')):
+                strong = inputs['unlabeled'][name]
+                partner = []
+                for i in range(n_u):
+                    match = [
+                        j for j in range(n_u)
+                        if torch.equal(mixed[v][i], strong[j])
+                    ]
+                    assert len(match) == 1 and match[0] != i
+                    partner.append(match[0])
+                pairings.add(tuple(partner))
+    assert len(pairings) > 1  # the pairing is drawn, not fixed
+
+
+def test_loader_partner_pass_is_eval_and_no_grad(monkeypatch):
+    n_x, n_u = 2, 2
+    model = build('aigcmatch', conf_thresh=0.0, mix_source='loader')
+    design_weak_prediction(
+        monkeypatch,
+        model,
+        n_x,
+        plan=[(1, 10.0), (1, 10.0)],
+        mix_plan=[(3, 10.0), (2, 10.0)])
+    fixed_masks(monkeypatch, model,
+                [torch.ones(n_u, SIZE, SIZE, dtype=torch.bool)])
+    encoder_calls = record_extract_feat(monkeypatch, model)
+    loss_calls = record_unsup_loss(monkeypatch, model).calls
+    inputs, samples = branch_batch(n_x, n_u, mix=True)
+
+    model.loss(inputs, samples)
+
+    partner_calls = [
+        c for c in encoder_calls
+        if torch.equal(c['inputs'], inputs['mix']['weak'])
+    ]
+    assert len(partner_calls) == 1
+    assert not partner_calls[0]['training'] and not partner_calls[0]['grad']
+    others = [c for c in encoder_calls if c is not partner_calls[0]]
+    assert all(c['training'] and c['grad'] for c in others)
+    assert model.training and all(m.training for m in model.modules())
+    # A full box: the strong passes see the mix loader's strong views and
+    # learn its pseudo-labels.
+    mixed = encoder_calls[-1]['inputs'].chunk(2)
+    torch.testing.assert_close(mixed[0], inputs['mix']['strong1'])
+    torch.testing.assert_close(mixed[1], inputs['mix']['strong2'])
+    for call in loss_calls[:2]:
+        assert (call['target'][0] == 3).all() and (call['target'][1]
+                                                   == 2).all()
+
+
+def test_loader_partner_needs_a_mix_branch():
+    model = build('aigcmatch', mix_source='loader')
+    with pytest.raises(ValueError, match="no 'mix' branch"):
+        model.loss(*branch_batch())
+
+
+# --------------------------------------------------------------------- #
+# prediction
+# --------------------------------------------------------------------- #
+def test_predict_returns_original_size_like_encoder_decoder():
+    model = build('aigcmatch').eval()
+    inputs = torch.rand(2, 1, SIZE, SIZE)
+    ori_shapes = [(20, 28), (36, 24)]
+    samples = [
+        SegDataSample(
+            metainfo=dict(
+                img_shape=(SIZE, SIZE), pad_shape=(SIZE, SIZE), ori_shape=s))
+        for s in ori_shapes
+    ]
+    metas = [s.metainfo for s in samples]
+    with torch.no_grad():
+        results = model.predict(inputs, samples)
+        logits = model.encode_decode(inputs, metas)
+    for i, (result, shape) in enumerate(zip(results, ori_shapes)):
+        assert result.pred_sem_seg.data.shape == (1, ) + shape
+        assert result.seg_logits.data.shape == (4, ) + shape
+        expected = resize(
+            logits[i:i + 1], size=shape, mode='bilinear',
+            align_corners=False)[0]
+        torch.testing.assert_close(result.seg_logits.data, expected)
+        assert torch.equal(result.pred_sem_seg.data[0], expected.argmax(0))
+
+
+# --------------------------------------------------------------------- #
+# bad input
+# --------------------------------------------------------------------- #
+@pytest.mark.parametrize('value', [-0.1, 1.5])
+def test_conf_thresh_outside_unit_interval(value):
+    with pytest.raises(ValueError, match=r'conf_thresh must be in \[0, 1\]'):
+        build('aigcmatch', conf_thresh=value)
+
+
+def test_unknown_mix_source():
+    with pytest.raises(ValueError, match='mix_source must be one of .*"pair"'):
+        build('aigcmatch', mix_source='pair')
+
+
+def test_unknown_loss_weights_key():
+    with pytest.raises(
+            ValueError,
+            match=r"unknown loss_weights keys \['strong1'\]; expected "
+            r"\['fp', 'labeled', 'strong'\]"):
+        build('aigcmatch', loss_weights=dict(labeled=1.0, strong1=0.25))
+
+
+@pytest.mark.parametrize(
+    'overrides', [
+        dict(loss_normalizer=0.0),
+        dict(loss_normalizer=-2.0),
+        dict(loss_weights=dict(labeled=1.0, strong=-0.5, fp=0.5)),
+    ],
+    ids=['normalizer0', 'normalizer-2', 'weight-0.5'])
+def test_non_positive_loss_scaling_is_refused(overrides):
+    # 0 would fail at the first step, a negative value would silently turn
+    # the loss into gradient ascent
+    with pytest.raises(ValueError,
+                       match=r'loss_normalizer must be > 0|loss_weights must '
+                       r'be >= 0'):
+        build('aigcmatch', **overrides)
+
+
+def test_no_strong_views():
+    with pytest.raises(ValueError, match='strong_views must name at least'):
+        build('aigcmatch', strong_views=())
+
+
+@pytest.mark.parametrize('role, perturbation', [
+    ('feature_perturbation', dict(type='AttFeaPerb')),
+    ('image_perturbation', dict(type='AttCutMix')),
+])
+def test_attention_perturbation_needs_attention_head(role, perturbation):
+    # UniMatch's head has no attention.
+    with pytest.raises(
+            ValueError,
+            match=f'{role} {perturbation["type"]} is guided by attention, '
+            'but decode_head AttUNetHead does not provide attention'):
+        build('unimatch', **{role: perturbation})
+
+
+def test_branched_batch_without_unlabeled_branch():
+    model = build('aigcmatch')
+    inputs, samples = branch_batch()
+    del inputs['unlabeled']
+    with pytest.raises(ValueError, match='needs an "unlabeled" branch'):
+        model.loss(inputs, samples)
+
+
+def test_check_train_batches():
+    batch_model = build('aigcmatch', mix_source='batch')
+    with pytest.raises(ValueError, match='batch size must be >= 2, got 1'):
+        batch_model.check_train_batches(dict(labeled=2, unlabeled=1))
+    batch_model.check_train_batches(dict(labeled=1, unlabeled=2))
+    loader_model = build('aigcmatch', mix_source='loader')
+    with pytest.raises(ValueError, match='needs a `mix_dataloader`'):
+        loader_model.check_train_batches(dict(labeled=2, unlabeled=2))
+    with pytest.raises(
+            ValueError,
+            match=r'mix batch size \(3\) must equal the '
+            r'unlabeled batch size \(2\)'):
+        loader_model.check_train_batches(dict(labeled=2, unlabeled=2, mix=3))
+    loader_model.check_train_batches(dict(labeled=2, unlabeled=1, mix=1))
+    # Without CutMix there is no partner, so any unlabeled batch works.
+    no_mix = build('aigcmatch', image_perturbation=None)
+    no_mix.check_train_batches(dict(labeled=2, unlabeled=1))
