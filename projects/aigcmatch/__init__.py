@@ -7,6 +7,7 @@ Importing the package registers every component into mmseg's registries
 """
 from . import compat  # noqa: F401,I001  (must come before mmseg.models)
 from . import datasets, engine, evaluation, models  # noqa: F401
+from . import apis, visualization  # noqa: F401,I001
 from .version import __version__
 
 __all__ = ['__version__']

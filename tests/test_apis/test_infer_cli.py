@@ -1,0 +1,238 @@
+"""tools/infer.py end to end on a tiny model: files, volumes.csv, EF and
+errors."""
+import csv
+import importlib.util
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import h5py
+import nibabel as nib
+import numpy as np
+import pytest
+
+from .tiny_model import write_checkpoint, write_config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location(
+        'infer_tool', osp.join(ROOT, 'tools', 'infer.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+infer = load_tool()
+
+
+@pytest.fixture(scope='module')
+def model_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp('infer_model')
+    config = write_config(str(folder))
+    return dict(
+        config=config,
+        random=write_checkpoint(config, str(folder / 'random.pth')),
+        lv=write_checkpoint(
+            config, str(folder / 'lv.pth'), lv_everywhere=True))
+
+
+def write_nifti(path, shape, zooms):
+    affine = np.diag(list(zooms[:3]) + [1.0])
+    affine[:3, 3] = (-5.0, 3.0, 11.0)
+    data = np.random.default_rng(len(shape) + shape[-1]).integers(
+        0, 800, shape).astype(np.int16)
+    img = nib.Nifti1Image(data, affine)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    nib.save(img, path)
+    return path
+
+
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_nifti_pair_gives_hand_computed_ef(model_files, tmp_path, capsys):
+    # The planted model calls every voxel LV, so the LV volume is the scan's
+    # volume: ED 20 x 16 x 5 voxels, ES 20 x 16 x 3, of 1.5 x 1.5 x 10 mm.
+    ed = write_nifti(
+        str(tmp_path / 'patient201_frame01.nii.gz'), (20, 16, 5),
+        (1.5, 1.5, 10.0))
+    es = write_nifti(
+        str(tmp_path / 'patient201_frame10.nii.gz'), (20, 16, 3),
+        (1.5, 1.5, 10.0))
+    out = str(tmp_path / 'out')
+    infer.main([
+        model_files['config'], model_files['lv'], es, ed, '--out', out,
+        '--overlay', '--save-probs', '--no-progress'
+    ])
+    edv = 20 * 16 * 5 * 22.5 / 1000  # 36.0 ml
+    esv = 20 * 16 * 3 * 22.5 / 1000  # 21.6 ml
+    ef = (edv - esv) / edv * 100  # 40.0 %
+
+    rows = {r['case_id']: r for r in read_csv(osp.join(out, 'volumes.csv'))}
+    assert float(rows['patient201_frame01']['LV_ml']) == pytest.approx(edv)
+    assert float(rows['patient201_frame10']['LV_ml']) == pytest.approx(esv)
+    assert rows['patient201_frame01']['phase'] == 'ED'
+    assert rows['patient201_frame10']['phase'] == 'ES'
+    for row in rows.values():
+        assert float(row['lv_ef_percent']) == pytest.approx(ef)
+        assert row['phase_rule'] == 'larger LV volume is ED'
+        assert row['RV_voxels'] == '0'
+    assert rows['patient201_frame01']['shape'] == '20x16x5'
+    assert rows['patient201_frame01']['spacing_mm'] == '1.5 1.5 10'
+    printed = capsys.readouterr().out
+    assert 'EF 40.0 %  [ED/ES by larger LV volume is ED]' in printed
+
+    for src in (ed, es):
+        case = osp.basename(src)[:-len('.nii.gz')]
+        seg = nib.load(osp.join(out, f'{case}_seg.nii.gz'))
+        ref = nib.load(src)
+        assert seg.shape == ref.shape
+        np.testing.assert_array_equal(seg.affine, ref.affine)
+        assert seg.header.get_zooms() == ref.header.get_zooms()
+        assert (np.asarray(seg.dataobj) == 3).all()
+        probs = nib.load(osp.join(out, f'{case}_probs.nii.gz'))
+        assert probs.shape == ref.shape + (4, )
+    overlays = sorted(
+        os.listdir(osp.join(out, 'overlays', 'patient201_frame01')))
+    assert overlays == [f'patient201_frame01_slice_{k}.png' for k in range(5)]
+    png = cv2.imread(
+        osp.join(out, 'overlays', 'patient201_frame01', overlays[0]))
+    assert png.shape == (16, 2 * 20 + 2, 3)  # [image | overlay] of (H, W)
+
+
+def write_h5_volume(path, shape, spacing, phase):
+    image = np.random.default_rng(shape[0]).random(shape).astype(np.float32)
+    with h5py.File(path, 'w') as f:
+        f.create_dataset('image', data=image)
+        f.attrs['spacing'] = np.asarray(spacing)
+        f.attrs['phase'] = phase
+
+
+def test_h5_folder_in_h5_out(model_files, tmp_path):
+    data = tmp_path / 'data'
+    (data / 'slices').mkdir(parents=True)  # a layout's slice folder: ignored
+    write_h5_volume(
+        str(data / 'patient301_frame01.h5'), (2, 12, 10), (5.0, 2.0, 2.0),
+        'ES')
+    write_h5_volume(
+        str(data / 'patient301_frame04.h5'), (3, 12, 10), (5.0, 2.0, 2.0),
+        'ED')
+    out = str(tmp_path / 'out')
+    infer.main([
+        model_files['config'], model_files['random'],
+        str(data), '--out', out, '--no-progress'
+    ])
+    rows = {r['case_id']: r for r in read_csv(osp.join(out, 'volumes.csv'))}
+    assert set(rows) == {'patient301_frame01', 'patient301_frame04'}
+    for case, shape in (('patient301_frame01', (2, 12, 10)),
+                        ('patient301_frame04', (3, 12, 10))):
+        with h5py.File(osp.join(out, f'{case}_seg.h5'), 'r') as f:
+            label = f['label'][()]
+            np.testing.assert_array_equal(f.attrs['spacing'], [5, 2, 2])
+        assert label.shape == shape and label.dtype == np.uint8
+        assert set(np.unique(label)) <= {0, 1, 2, 3}
+        for name, cls in (('RV', 1), ('Myo', 2), ('LV', 3)):
+            voxels = int((label == cls).sum())
+            assert int(rows[case][f'{name}_voxels']) == voxels
+            assert float(rows[case][f'{name}_ml']) == pytest.approx(
+                voxels * 0.02, abs=1e-3)
+    # the converter's phase attribute decides ED/ES, not the frame numbers
+    assert rows['patient301_frame04']['phase'] == 'ED'
+    assert rows['patient301_frame04']['phase_rule'] == 'h5 phase attribute'
+
+
+def test_png_slice_in_png_out(model_files, tmp_path):
+    png = str(tmp_path / 'slice.png')
+    cv2.imwrite(
+        png,
+        np.random.default_rng(0).integers(0, 255, (21, 17)).astype(np.uint8))
+    out = str(tmp_path / 'out')
+    infer.main([
+        model_files['config'], model_files['lv'], png, '--out', out,
+        '--spacing', '8', '1', '1', '--no-progress'
+    ])
+    labels = cv2.imread(osp.join(out, 'slice_seg.png'), cv2.IMREAD_UNCHANGED)
+    assert labels.shape == (21, 17) and (labels == 3).all()
+    (row, ) = read_csv(osp.join(out, 'volumes.csv'))
+    assert float(row['LV_ml']) == pytest.approx(21 * 17 * 8 / 1000)
+    assert (row['shape'], row['spacing_mm']) == ('21x17', '8 1 1')
+
+
+def test_refuses_an_output_folder_with_results(model_files, tmp_path):
+    src = write_nifti(
+        str(tmp_path / 'scan.nii.gz'), (8, 8, 2), (1.0, 1.0, 5.0))
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'scan_seg.nii.gz').write_bytes(b'earlier result')
+    args = [
+        model_files['config'], model_files['random'], src, '--out',
+        str(out), '--no-progress'
+    ]
+    with pytest.raises(
+            FileExistsError,
+            match=r'--out .*out already holds '
+            r'results \(scan_seg\.nii\.gz.*pass --overwrite'):
+        infer.main(args)
+    assert (out / 'scan_seg.nii.gz').read_bytes() == b'earlier result'
+    infer.main(args + ['--overwrite'])
+    assert nib.load(str(out / 'scan_seg.nii.gz')).shape == (8, 8, 2)
+
+
+def test_bad_inputs_fail_before_anything_is_written(model_files, tmp_path):
+    good = write_nifti(
+        str(tmp_path / 'good.nii.gz'), (8, 8, 2), (1.0, 1.0, 5.0))
+    text = tmp_path / 'notes.nii.gz'
+    text.write_text('not an image')
+    out = tmp_path / 'out'
+    with pytest.raises(
+            ValueError, match=r'notes\.nii\.gz: not a readable '
+            'NIfTI'):
+        infer.main([
+            model_files['config'], model_files['random'], good,
+            str(text), '--out',
+            str(out), '--no-progress'
+        ])
+    assert not out.exists()
+    folder3 = tmp_path / 'three'
+    folder3.mkdir()
+    config3 = write_config(str(folder3), num_classes=3)
+    ckpt3 = write_checkpoint(config3, str(folder3 / 'three.pth'))
+    with pytest.raises(
+            ValueError, match=r'three\.pth was trained for 3 '
+            'classes'):
+        infer.main([
+            model_files['config'], ckpt3, good, '--out',
+            str(out), '--no-progress'
+        ])
+
+
+def test_4d_nifti_prints_one_error_line(model_files, tmp_path):
+    cine = write_nifti(
+        str(tmp_path / 'patient001_4d.nii.gz'), (6, 6, 2, 4),
+        (1.0, 1.0, 5.0, 1.0))
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (ROOT, env.get('PYTHONPATH')) if p)
+    env.pop('AIGCMATCH_DEBUG', None)
+    proc = subprocess.run([
+        sys.executable, 'tools/infer.py', model_files['config'],
+        model_files['random'], cine, '--out',
+        str(tmp_path / 'out')
+    ],
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert 'error: ' in proc.stderr
+    assert 'patient001_4d.nii.gz: expected a 3D volume (X, Y, Z), got a 4D ' \
+        'array' in proc.stderr
