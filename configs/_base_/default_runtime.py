@@ -18,3 +18,10 @@ log_level = 'INFO'
 load_from = None
 resume = False
 randomness = dict(seed=0, deterministic=False)
+# Reliability (docs/reliability.md): refuse an unsafe checkpoint before loading it, save/restore the
+# random streams for an exact --resume, stop on a NaN/inf loss (naming the term and iteration).
+custom_hooks = [
+    dict(type='SafeCheckpointHook'),
+    dict(type='RandomStateHook'),
+    dict(type='NonFiniteLossHook'),
+]

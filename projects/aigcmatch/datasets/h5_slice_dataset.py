@@ -1,14 +1,22 @@
 """A dataset of 2D slices in the SSL4MIS/UniMatch h5 layout, any classes."""
 import os
 import os.path as osp
+import random
 import re
+import sys
 from collections import defaultdict
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from contextlib import contextmanager
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
+import numpy as np
+import torch
+from mmengine.utils import ProgressBar
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS, TRANSFORMS
 
-from .h5_checks import check_h5_values, read_h5_header
+from .h5_checks import (DataProblem, h5_value_problems, inspect_h5_header,
+                        raise_problems)
 from .split_files import (DEFAULT_PATIENT_PATTERN, id_matches_case,
                           patients_of_split, read_split, resolve_split)
 
@@ -42,7 +50,11 @@ class H5SliceDataset(BaseSegDataset):
     split must exist and its header must hold ``image`` (and ``label`` of the
     same shape, except in ``'unlabeled'`` mode). ``full_check=True`` also reads
     every array (NaN/inf, label range); the loaders check the slice they read
-    either way.
+    either way. All problems found are raised together as one error;
+    :meth:`check_data` returns them instead (``tools/check_dataset.py``).
+
+    Indices that carry a ``sample_seed`` (from ``ResumableInfiniteSampler``)
+    seed the pipeline's random draws per sample, see :meth:`__getitem__`.
 
     Each sample's data info holds ``img_path``, ``seg_map_path`` (None in
     ``'unlabeled'`` mode), ``case_id``, ``slice_idx``, ``num_classes`` (for the
@@ -141,98 +153,215 @@ class H5SliceDataset(BaseSegDataset):
     def load_data_list(self) -> List[dict]:
         """Find and check the files of the split; one data info per slice.
 
+        Every problem found (headers only, unless ``full_check``) is raised
+        together, as one error listing them all.
+
         Returns:
             list[dict]: Data infos, in split order.
         """
-        name = type(self).__name__
+        self._require_classes()
+        infos, problems = self._scan(self.full_check, progress=False)
+        raise_problems(problems)
+        return infos
+
+    def check_data(self,
+                   full_check: bool = True,
+                   progress: bool = False) -> List[DataProblem]:
+        """Every problem of the split and its files, without raising.
+
+        What :meth:`load_data_list` checks, on all files even after a
+        problem: the split file reads, shares no patient with
+        ``disjoint_with``, every id names files, each case is named once,
+        every file opens and its header holds what the mode needs; with
+        ``full_check`` also the values (NaN/inf images, labels outside the
+        classes). Works on a dataset built with ``lazy_init=True``.
+
+        Args:
+            full_check (bool): Read every array. Defaults to True.
+            progress (bool): Show a progress bar over the files (on stderr).
+                Defaults to False.
+
+        Returns:
+            list[DataProblem]: The problems, in split order.
+        """
+        try:
+            self._require_classes()
+        except ValueError as err:
+            return [DataProblem(self.split_path, str(err), ValueError)]
+        return self._scan(full_check, progress)[1]
+
+    def __getitem__(self, idx: int) -> dict:
+        """The ``idx``-th sample after the pipeline.
+
+        ``ResumableInfiniteSampler`` hands out indices that carry a
+        ``sample_seed`` (its seed and the sample's position in its stream).
+        The pipeline then runs with numpy's, Python's and torch's global
+        random generators seeded from it and restored afterwards, so a
+        sample's augmentation depends on its position only — not on the
+        worker that loads it nor on what that worker loaded before — and a
+        resumed run draws the augmentations the uninterrupted run would.
+
+        Args:
+            idx (int): Index of the sample (possibly carrying
+                ``sample_seed``).
+
+        Returns:
+            dict: The sample.
+        """
+        key = getattr(idx, 'sample_seed', None)
+        if key is None:
+            return super().__getitem__(idx)
+        with seeded_global_rngs(key):
+            return super().__getitem__(int(idx))
+
+    def _require_classes(self) -> None:
         if not (self.METAINFO.get('classes') or self._metainfo.get('classes')):
             raise ValueError(
-                f'{name}: no classes; expected metainfo=dict(classes=(...)) '
-                'naming every class index the label files hold')
-        ids = read_split(self.split_path)
-        self._check_disjoint(ids)
-        if self.mode == 'volume':
-            cases = self._find_volumes(ids)
-            return self._volume_infos(cases)
-        cases = self._find_slices(ids)
-        return self._slice_infos(cases)
+                f'{type(self).__name__}: no classes; expected '
+                'metainfo=dict(classes=(...)) naming every class index the '
+                'label files hold')
 
-    def _check_disjoint(self, ids: List[str]) -> None:
+    def _scan(self, full_check: bool,
+              progress: bool) -> Tuple[List[dict], List[DataProblem]]:
+        """Data infos and every problem found on the way."""
+        try:
+            ids = read_split(self.split_path)
+        except (ValueError, OSError) as err:
+            return [], [DataProblem(self.split_path, str(err), type(err))]
+        problems = self._disjoint_problems(ids)
+        if self.mode == 'volume':
+            volumes, found = self._find_volumes(ids)
+            files = [(case, path, None) for case, path in volumes]
+        else:
+            slices, found = self._find_slices(ids)
+            files = [(case, path, int(_SLICE_NAME.match(osp.basename(path))
+                                      ['index']))
+                     for case, paths in slices for path in paths]
+        problems += found
+        bar = None
+        if progress and files:
+            bar = ProgressBar(len(files), file=sys.stderr)
+        infos: List[dict] = []
+        for case, path, index in files:
+            if index is None:
+                new_infos, new_problems = self._check_volume(
+                    case, path, full_check)
+            else:
+                new_infos, new_problems = self._check_slice(
+                    case, path, index, full_check)
+            infos += new_infos
+            problems += new_problems
+            if bar is not None:
+                bar.update()
+        if bar is not None:
+            sys.stderr.write('\n')
+        return infos, problems
+
+    def _disjoint_problems(self, ids: List[str]) -> List[DataProblem]:
         mine = set(patients_of_split(ids, self.patient_pattern))
+        problems = []
         for other_path in self.disjoint_with:
-            other = set(
-                patients_of_split(
-                    read_split(other_path), self.patient_pattern))
+            try:
+                other_ids = read_split(other_path)
+            except (ValueError, OSError) as err:
+                problems.append(DataProblem(other_path, str(err), type(err)))
+                continue
+            other = set(patients_of_split(other_ids, self.patient_pattern))
             shared = sorted(mine & other)
             if shared:
-                raise ValueError(
-                    f'split {self.split_path} and split {other_path} share '
-                    f'patient(s) {", ".join(shared[:10])}; expected no '
-                    'patient on both sides (e.g. labeled vs unlabeled; a '
-                    'config that changes one split must update '
-                    'disjoint_with too)')
+                problems.append(
+                    DataProblem(
+                        self.split_path,
+                        f'split {self.split_path} and split {other_path} '
+                        f'share patient(s) {", ".join(shared[:10])}; '
+                        'expected no patient on both sides (e.g. labeled vs '
+                        'unlabeled; a config that changes one split must '
+                        'update disjoint_with too)', ValueError))
+        return problems
 
-    def _match(self, ids: List[str], cases: Sequence[str],
-               where: str) -> Dict[str, List[str]]:
+    def _match(self, ids: List[str], cases: Sequence[str], where: str
+               ) -> Tuple[Dict[str, List[str]], List[DataProblem]]:
         """Cases named by each split id; every id must name at least one."""
         found: Dict[str, List[str]] = {}
         owner: Dict[str, str] = {}
         missing = []
+        problems = []
         for split_id in ids:
             matched = sorted(c for c in cases if id_matches_case(split_id, c))
             if not matched:
                 missing.append(split_id)
+            kept = []
             for case in matched:
                 if case in owner:
-                    raise ValueError(
-                        f'split file {self.split_path}: ids '
-                        f'{owner[case]!r} and {split_id!r} both name case '
-                        f'{case!r}; expected each case named once')
+                    problems.append(
+                        DataProblem(
+                            self.split_path,
+                            f'split file {self.split_path}: ids '
+                            f'{owner[case]!r} and {split_id!r} both name '
+                            f'case {case!r}; expected each case named once',
+                            ValueError))
+                    continue
                 owner[case] = split_id
-            found[split_id] = matched
+                kept.append(case)
+            found[split_id] = kept
         if missing:
             shown = ', '.join(missing[:10])
             more = f' and {len(missing) - 10} more' if len(
                 missing) > 10 else ''
-            raise FileNotFoundError(
-                f'split file {self.split_path} names {shown}{more}, but '
-                f'{where} holds no file of it; expected {where}/'
-                f'{missing[0]}*' +
-                ('_slice_<k>.h5' if 'slice' in where else '.h5'))
-        return found
+            problems.append(
+                DataProblem(
+                    self.split_path,
+                    f'split file {self.split_path} names {shown}{more}, but '
+                    f'{where} holds no file of it; expected {where}/'
+                    f'{missing[0]}*' +
+                    ('_slice_<k>.h5' if 'slice' in where else '.h5'),
+                    FileNotFoundError))
+        return found, problems
 
-    def _find_slices(self, ids: List[str]) -> List[Tuple[str, List[str]]]:
+    def _find_slices(
+        self, ids: List[str]
+    ) -> Tuple[List[Tuple[str, List[str]]], List[DataProblem]]:
         folder = self.data_prefix['slice_path']
         if not osp.isdir(folder):
-            raise FileNotFoundError(
-                f'{type(self).__name__}: slice folder {folder!r} does not '
-                'exist; expected <data_root>/data/slices/<case>_slice_<k>.h5 '
-                '(set data_prefix=dict(slice_path=...) for another layout)')
+            return [], [
+                DataProblem(
+                    folder,
+                    f'{type(self).__name__}: slice folder {folder!r} does '
+                    'not exist; expected <data_root>/data/slices/'
+                    '<case>_slice_<k>.h5 (set data_prefix=dict(slice_path='
+                    '...) for another layout)', FileNotFoundError)
+            ]
         by_case: Dict[str, List[Tuple[int, str]]] = defaultdict(list)
         for entry in os.scandir(folder):
             match = _SLICE_NAME.match(entry.name)
             if match and entry.is_file():
                 by_case[match['case']].append(
                     (int(match['index']), entry.path))
-        found = self._match(ids, list(by_case), folder)
+        found, problems = self._match(ids, list(by_case), folder)
         return [(case, [p for _, p in sorted(by_case[case])])
-                for split_id in ids for case in found[split_id]]
+                for split_id in ids for case in found[split_id]], problems
 
-    def _find_volumes(self, ids: List[str]) -> List[Tuple[str, str]]:
+    def _find_volumes(
+        self, ids: List[str]
+    ) -> Tuple[List[Tuple[str, str]], List[DataProblem]]:
         folder = self.data_prefix['volume_path']
         if not osp.isdir(folder):
-            raise FileNotFoundError(
-                f'{type(self).__name__}: volume folder {folder!r} does not '
-                'exist; expected <data_root>/data/<case>.h5 (set '
-                'data_prefix=dict(volume_path=...) for another layout)')
+            return [], [
+                DataProblem(
+                    folder,
+                    f'{type(self).__name__}: volume folder {folder!r} does '
+                    'not exist; expected <data_root>/data/<case>.h5 (set '
+                    'data_prefix=dict(volume_path=...) for another layout)',
+                    FileNotFoundError)
+            ]
         paths = {
             entry.name[:-3]: entry.path
             for entry in os.scandir(folder)
             if entry.name.endswith('.h5') and entry.is_file()
         }
-        found = self._match(ids, list(paths), folder)
+        found, problems = self._match(ids, list(paths), folder)
         return [(case, paths[case]) for split_id in ids
-                for case in found[split_id]]
+                for case in found[split_id]], problems
 
     def _base_info(self, path: str, case: str, slice_idx: int,
                    labeled: bool) -> dict:
@@ -246,29 +375,59 @@ class H5SliceDataset(BaseSegDataset):
             reduce_zero_label=self.reduce_zero_label,
             seg_fields=[])
 
-    def _slice_infos(self, cases: List[Tuple[str, List[str]]]) -> List[dict]:
+    def _check_slice(self, case: str, path: str, index: int,
+                     full_check: bool) -> Tuple[List[dict], List[DataProblem]]:
         labeled = self.mode == 'labeled'
-        infos = []
-        for case, paths in cases:
-            for path in paths:
-                read_h5_header(path, ndim=2, require_label=labeled)
-                if self.full_check:
-                    check_h5_values(path, self.num_classes, labeled)
-                index = int(_SLICE_NAME.match(osp.basename(path))['index'])
-                infos.append(self._base_info(path, case, index, labeled))
-        return infos
+        header, problems = inspect_h5_header(
+            path, ndim=2, require_label=labeled)
+        if header is None:
+            return [], problems
+        if full_check:
+            problems = h5_value_problems(path, self.num_classes, labeled)
+        return [self._base_info(path, case, index, labeled)], problems
 
-    def _volume_infos(self, cases: List[Tuple[str, str]]) -> List[dict]:
+    def _check_volume(
+            self, case: str, path: str,
+            full_check: bool) -> Tuple[List[dict], List[DataProblem]]:
+        header, problems = inspect_h5_header(path, ndim=3, require_label=True)
+        if header is None:
+            return [], problems
+        if full_check:
+            problems = h5_value_problems(path, self.num_classes, True)
+        depth = header.shape[0]
         infos = []
-        for case, path in cases:
-            header = read_h5_header(path, ndim=3, require_label=True)
-            if self.full_check:
-                check_h5_values(path, self.num_classes, True)
-            depth = header.shape[0]
-            for z in range(depth):
-                info = self._base_info(path, case, z, True)
-                info['num_slices'] = depth
-                if header.spacing is not None:
-                    info['spacing'] = header.spacing
-                infos.append(info)
-        return infos
+        for z in range(depth):
+            info = self._base_info(path, case, z, True)
+            info['num_slices'] = depth
+            if header.spacing is not None:
+                info['spacing'] = header.spacing
+            infos.append(info)
+        return infos, problems
+
+
+@contextmanager
+def seeded_global_rngs(key: Sequence[int]) -> Iterator[None]:
+    """Seed numpy's, Python's and torch's (CPU) global generators from
+    ``key``; restore their states on exit.
+
+    Transforms draw from these global generators (mmcv's and ours use
+    ``np.random``). Restoring them keeps the caller's streams untouched, e.g.
+    the main process's when a loader has no workers.
+
+    Args:
+        key (Sequence[int]): Non-negative integers, e.g. (seed, position).
+    """
+    words = np.random.SeedSequence([int(k) for k in key]).generate_state(4)
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    torch_state = torch.get_rng_state()
+    try:
+        np.random.seed(words[:2])
+        random.seed(int(words[2]))
+        # default_generator only: torch.manual_seed would also reseed CUDA.
+        torch.default_generator.manual_seed(int(words[3]))
+        yield
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+        torch.set_rng_state(torch_state)

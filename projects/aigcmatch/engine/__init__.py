@@ -1,5 +1,10 @@
-"""Training-loop machinery: the semi-supervised loop and its sampler."""
-from .resumable_infinite_sampler import ResumableInfiniteSampler
+"""Training-loop machinery: the semi-supervised loop, its sampler and the
+reliability hooks (exact resume, safe checkpoints, NaN guard)."""
+from .hooks import NonFiniteLossHook, RandomStateHook, SafeCheckpointHook
+from .resumable_infinite_sampler import ResumableInfiniteSampler, SeededIndex
 from .semi_supervised_iter_loop import SemiSupervisedIterLoop
 
-__all__ = ['SemiSupervisedIterLoop', 'ResumableInfiniteSampler']
+__all__ = [
+    'SemiSupervisedIterLoop', 'ResumableInfiniteSampler', 'SeededIndex',
+    'RandomStateHook', 'SafeCheckpointHook', 'NonFiniteLossHook'
+]
