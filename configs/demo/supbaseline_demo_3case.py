@@ -7,3 +7,8 @@ model = dict(
     image_perturbation=None,
     feature_perturbation=None)
 train_cfg = dict(type='IterBasedTrainLoop')
+custom_hooks = [
+    dict(type='SafeCheckpointHook'),
+    dict(type='RandomStateHook'),
+    dict(type='NonFiniteLossHook'),
+]

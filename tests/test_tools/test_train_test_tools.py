@@ -55,7 +55,7 @@ def test_train_writes_checkpoints_and_logs_every_loss_term(trained):
     train_logs = [r for r in last_scalars(work_dir) if 'loss' in r]
     assert [r['iter'] for r in train_logs] == [1, 2, 3, 4]
     for key in ('loss_x_ce', 'loss_x_dice', 'loss_s1', 'loss_s2', 'loss_fp',
-                'conf_ratio', 'att_entropy'):
+                'conf_ratio', 'att_entropy', 'unsup_scale'):
         assert all(key in r for r in train_logs), key
     assert all(r['loss'] == r['loss'] for r in train_logs)  # finite, not NaN
 

@@ -3,8 +3,10 @@ reliability hooks (exact resume, safe checkpoints, NaN guard)."""
 from .hooks import NonFiniteLossHook, RandomStateHook, SafeCheckpointHook
 from .resumable_infinite_sampler import ResumableInfiniteSampler, SeededIndex
 from .semi_supervised_iter_loop import SemiSupervisedIterLoop
+from .unsup_weight_warmup_hook import UnsupWeightWarmupHook
 
 __all__ = [
     'SemiSupervisedIterLoop', 'ResumableInfiniteSampler', 'SeededIndex',
-    'RandomStateHook', 'SafeCheckpointHook', 'NonFiniteLossHook'
+    'RandomStateHook', 'SafeCheckpointHook', 'NonFiniteLossHook',
+    'UnsupWeightWarmupHook'
 ]
