@@ -68,8 +68,8 @@ def run_one(run, seed, work_root, extra_env):
     subprocess.run([
         sys.executable, osp.join(ROOT, 'tools', 'test.py'), run['config'],
         ckpt, '--work-dir', work_dir, '--out',
-        osp.join(work_dir, 'test_results'), '--overwrite', '--cfg-options',
-        *run['options']
+        osp.join(work_dir, 'test_results'), '--overwrite',
+        *(['--cfg-options', *run['options']] if run['options'] else [])
     ], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, check=True)
     return run['name'], seed, json.load(open(summary)), time.time() - start
 
