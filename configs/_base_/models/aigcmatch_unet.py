@@ -1,10 +1,11 @@
 # The weak-to-strong model: UniMatch-size UNet encoder + attention UNet head. Method configs choose
 # the two perturbation hooks (image_perturbation, feature_perturbation), which are off (None) unless set.
 norm_cfg = dict(type='BN', requires_grad=True)  # SyncBN: set sync_bn='torch' for multi-GPU
+# Slices are min-max normalised by the dataset already: mean/std None skips a (x - 0) / 1 per image.
 data_preprocessor = dict(
     type='MultiBranchSegDataPreProcessor',
-    mean=[0.0],
-    std=[1.0],
+    mean=None,
+    std=None,
     bgr_to_rgb=False,
     pad_val=0,
     seg_pad_val=255,
@@ -40,5 +41,10 @@ model = dict(
     loss_weights=dict(labeled=1.0, strong=0.5, fp=0.5),
     loss_normalizer=2.0,
     mix_source='batch',
+    # Speed switches (benchmarks/README.md): NHWC weights and images (faster convolutions, same values up to
+    # rounding); torch.compile of backbone and head (True or a dict of torch.compile arguments; falls back to
+    # eager with a warning when compilation fails). Mixed precision is the optimizer wrapper's: tools/train.py --amp.
+    channels_last=True,
+    torch_compile=False,
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

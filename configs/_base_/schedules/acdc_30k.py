@@ -1,6 +1,9 @@
 # UniMatch's ACDC schedule: SGD 0.01 / 0.9 / 1e-4, poly(0.9) per iteration, ~30k iterations
 # (300 epochs of about 100 iterations), validation on `val` keeping the best checkpoint by mDice.
 optimizer = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4)
+# Mixed precision (CUDA): `tools/train.py CONFIG --amp` switches to mmengine's AmpOptimWrapper (fp16 with dynamic
+# loss scaling); add `--cfg-options optim_wrapper.dtype=bfloat16 --allow-new-keys` for bf16 (A100/H100: no overflow to
+# guard against). Losses and pseudo-label confidences stay fp32 either way; benchmarks/gpu.sh compares the demo Dice.
 optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
 max_iters = 30000
 param_scheduler = [
@@ -20,4 +23,5 @@ default_hooks = dict(
         max_keep_ckpts=2,
         save_best='mDice',
         rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='MedicalSegVisualizationHook', draw=False, interval=50))

@@ -58,7 +58,7 @@ def spatial_attention_map(attention: Attention,
             'attention must be the head\'s list of dict(channel=..., '
             'spatial=...) per level, or a spatial map Tensor (B, 1, h, w); '
             f'got {type(attention).__name__}')
-    total = 0
+    total = None
     for att in maps:
         if att.dim() == 3:
             att = att[:, None]
@@ -69,7 +69,10 @@ def spatial_attention_map(attention: Attention,
         if tuple(att.shape[-2:]) != tuple(size):
             att = F.interpolate(
                 att, size=size, mode='bilinear', align_corners=False)
-        total = total + att
+        if total is None:  # accumulate in place: one buffer, not one a level
+            total = att.clone() if len(maps) > 1 else att
+        else:
+            total.add_(att)
     return total[:, 0] / len(maps)
 
 
@@ -90,17 +93,20 @@ def box_means(attention: Tensor, box_h: Tensor, box_w: Tensor) -> Tensor:
         (``y <= H - h_b`` and ``x <= W - w_b``), meaningless elsewhere.
     """
     batch, height, width = attention.shape
-    table = F.pad(attention.cumsum(1).cumsum(2), (1, 0, 1, 0))
+    table = attention.new_zeros(batch, height + 1, width + 1)
+    torch.cumsum(attention, 1, out=table[:, 1:, 1:])
+    table[:, 1:, 1:] = table[:, 1:, 1:].cumsum(2)
     rows = torch.arange(height, device=attention.device)
     cols = torch.arange(width, device=attention.device)
-    bottom = (rows[None] + box_h[:, None]).clamp(max=height)[:, :, None]
-    right = (cols[None] + box_w[:, None]).clamp(max=width)[:, None, :]
-    top, left = rows[None, :, None], cols[None, None, :]
-    b = torch.arange(batch, device=attention.device)[:, None, None]
-    total = (
-        table[b, bottom, right] - table[b, top, right] -
-        table[b, bottom, left] + table[b, top, left])
-    return total / (box_h * box_w).to(total.dtype)[:, None, None]
+    bottom = (rows[None] + box_h[:, None]).clamp(max=height)
+    right = (cols[None] + box_w[:, None]).clamp(max=width)
+    # Rows first, then columns: two gathers over (B, H, W) instead of four
+    # 3-index look-ups (same sums; float64 rounding may differ by ~1e-16).
+    band = table.gather(1, bottom[:, :, None].expand(-1, -1, width + 1))
+    band -= table[:, :height]
+    total = band.gather(2, right[:, None, :].expand(-1, height, -1))
+    total -= band[:, :, :width]
+    return total.div_((box_h * box_w).to(total.dtype)[:, None, None])
 
 
 @MODELS.register_module()
@@ -204,14 +210,18 @@ class AttCutMix(BaseCutMix):
 
         rows = torch.arange(height, device=score.device)
         cols = torch.arange(width, device=score.device)
-        fits = ((rows[None] <= (height - box_h)[:, None])[:, :, None]
-                & (cols[None] <= (width - box_w)[:, None])[:, None, :])
-        score = score.masked_fill(~fits, float('-inf')).flatten(1)
+        # Corners where the box sticks out: whole rows and whole columns.
+        score.masked_fill_((rows[None] > (height - box_h)[:, None])[:, :,
+                                                                     None],
+                           float('-inf'))
+        score.masked_fill_((cols[None] > (width - box_w)[:, None])[:, None],
+                           float('-inf'))
+        score = score.flatten(1)
         noise = torch.rand_like(score).clamp_(1e-12, 1 - 1e-12)
         if self.tau is None:
             best = score.amax(dim=1, keepdim=True)
-            pick = torch.where(score >= best - _TIE_TOLERANCE, noise,
-                               torch.full_like(noise, -1.0)).argmax(dim=1)
+            pick = noise.masked_fill_(score < best - _TIE_TOLERANCE,
+                                      -1.0).argmax(dim=1)
         else:  # Gumbel-max: a softmax sample without leaving the device
             pick = (score / self.tau - torch.log(-torch.log(noise))).argmax(1)
         return pick // width, pick % width

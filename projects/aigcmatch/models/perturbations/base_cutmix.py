@@ -96,8 +96,8 @@ class BaseCutMix(nn.Module):
         in_rows = (rows >= top[:, None]) & (rows < (top + box_h)[:, None])
         in_cols = (cols >= left[:, None]) & (cols < (left + box_w)[:, None])
         applied = torch.rand(batch, device=device) < self.prob
-        return (in_rows[:, :, None] & in_cols[:, None, :]
-                & applied[:, None, None])
+        # Fold the per-sample switch into the rows: one full-size AND.
+        return (in_rows & applied[:, None])[:, :, None] & in_cols[:, None, :]
 
     def sample_box_sizes(self, batch: int, height: int, width: int,
                          device: torch.device) -> Tuple[Tensor, Tensor]:

@@ -1,7 +1,8 @@
 """The semi-supervised segmentor: one training step of AIGCMatch / UniMatch /
 FixMatch in one readable method (DESIGN.md §1)."""
 import math
-from typing import Dict, List, Optional, Sequence
+import warnings
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 from mmseg.models.segmentors import EncoderDecoder
@@ -56,6 +57,27 @@ class WeakToStrongSegmentor(EncoderDecoder):
             unlabeled batch, whose weak prediction exists already) or
             ``'loader'`` (a second unlabeled batch with its own no-grad
             pass, UniMatch's way). Defaults to 'batch'.
+        channels_last (bool): Keep the convolution weights and the images
+            fed to the backbone in ``torch.channels_last`` memory format
+            (NHWC), which cuDNN's fast (tensor-core) kernels want, mostly
+            under AMP. Values are those of the default format up to float
+            rounding. Defaults to False.
+        torch_compile (bool | dict): ``torch.compile`` the backbone and the
+            decode head's forward passes (a dict is passed to
+            ``torch.compile``, e.g. ``dict(mode='max-autotune')``). If
+            compiling fails (no compiler, an unsupported op), a warning is
+            issued and the model runs eagerly. Prefer this to mmengine's
+            ``cfg.compile``, which compiles the whole ``train_step`` (data
+            preprocessing, losses with data-dependent checks and the
+            optimizer) and recompiles for every random partner shift.
+            Defaults to False.
+
+    The segmentor's own code never makes the host wait for the GPU: no
+    ``.item()``/``bool()`` of a device tensor, and the one random number drawn
+    as a Python int (the cyclic shift of ``mix_source='batch'``) comes from
+    the CPU generator (the losses it calls are their own matter). Under AMP
+    (``AmpOptimWrapper``) the pseudo-labels, confidences and attention
+    statistics are computed in float32 whatever the logits' dtype.
 
     Logged values: the weighted loss terms (``loss_x_*``, ``loss_s1``, ...,
     ``loss_fp``; they sum to the total), ``conf_ratio`` (fraction of
@@ -80,7 +102,9 @@ class WeakToStrongSegmentor(EncoderDecoder):
                  strong_views: Sequence[str] = ('strong1', 'strong2'),
                  loss_weights: Optional[Dict[str, float]] = None,
                  loss_normalizer: float = 2.0,
-                 mix_source: str = 'batch'):
+                 mix_source: str = 'batch',
+                 channels_last: bool = False,
+                 torch_compile: Union[bool, dict] = False):
         super().__init__(backbone, decode_head, neck, auxiliary_head,
                          train_cfg, test_cfg, data_preprocessor, pretrained,
                          init_cfg)
@@ -115,6 +139,61 @@ class WeakToStrongSegmentor(EncoderDecoder):
             if feature_perturbation else None)
         self.unsup_loss = MODELS.build(unsup_loss)
         self._check_attention_available()
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            # In place, so init_weights and load_state_dict keep the format.
+            for module in (self.backbone, self.decode_head,
+                           getattr(self, 'neck', None),
+                           getattr(self, 'auxiliary_head', None)):
+                if isinstance(module, torch.nn.Module):
+                    module.to(memory_format=torch.channels_last)
+        # Compiled callables live in a plain dict (not registered as
+        # submodules), so the state dict and checkpoints stay plain mmseg.
+        self._compiled: Dict[str, Callable] = {}
+        if torch_compile:
+            if not isinstance(torch_compile, (bool, dict)):
+                raise TypeError('torch_compile must be a bool or a dict of '
+                                'torch.compile arguments, got '
+                                f'{type(torch_compile).__name__}')
+            options = {} if torch_compile is True else dict(torch_compile)
+            self._compiled = dict(
+                backbone=torch.compile(self.backbone, **options),
+                decode=torch.compile(self.decode_head.forward, **options))
+            if getattr(self.decode_head, 'provides_attention', False):
+                self._compiled['decode_with_attention'] = torch.compile(
+                    self.decode_head.forward_with_attention, **options)
+
+    # ------------------------------------------------------------------ #
+    # the network, in the memory format and compiled form asked for
+    # ------------------------------------------------------------------ #
+    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
+        """Backbone (and neck) features of a batch of images."""
+        if self.channels_last and inputs.dim() == 4:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        x = self._run('backbone', self.backbone, inputs)
+        if self.with_neck:
+            x = self.neck(x)
+        return x
+
+    def _decode_plain(self, feats) -> Tensor:
+        return self._run('decode', self.decode_head, feats)
+
+    def _run(self, name: str, eager: Callable, *args):
+        compiled = self._compiled.get(name)
+        if compiled is None:
+            return eager(*args)
+        try:
+            return compiled(*args)
+        except Exception as err:  # noqa: BLE001  (filtered below)
+            if not _is_compile_error(err):
+                raise
+            first_line = (str(err).splitlines() or [''])[0]
+            warnings.warn(
+                'WeakToStrongSegmentor: torch.compile failed '
+                f'({type(err).__name__}: {first_line}); running eagerly '
+                'from now on')
+            self._compiled.clear()
+            return eager(*args)
 
     # ------------------------------------------------------------------ #
     # checks
@@ -178,14 +257,16 @@ class WeakToStrongSegmentor(EncoderDecoder):
 
         # 2. Pseudo-labels and confidences from the weak view (no gradient).
         with torch.no_grad():
-            conf_u_w, pseudo_u_w = logits_u_w.detach().softmax(dim=1).max(dim=1)
+            conf_u_w, pseudo_u_w = _confidence_and_label(logits_u_w)
+            confident_u_w = (conf_u_w >= self.conf_thresh).float()
 
         # 3. Feature-level hook: decode perturbed weak-view features.
         logits_fp = None
         if self.feature_perturbation is not None:
             feats_u = tuple(f[n_x:] for f in feats)
             feats_fp = self.feature_perturbation(feats_u, _detach(att_u))
-            logits_fp = self._to_input_size(self.decode_head(feats_fp), u_w)
+            logits_fp = self._to_input_size(
+                self._decode_plain(feats_fp), u_w)
 
         # 4. Image-level hook: mix each strong view with its partner; the
         #    pseudo-labels and confidences get exactly the same mask.
@@ -195,7 +276,7 @@ class WeakToStrongSegmentor(EncoderDecoder):
         # 5. Strong passes, both views in one batch.
         mixed = torch.cat([t['image'] for t in targets])
         logits_s = self._to_input_size(
-            self.decode_head(self.extract_feat(mixed)), mixed).chunk(
+            self._decode_plain(self.extract_feat(mixed)), mixed).chunk(
                 len(targets))
 
         # 6. Losses.
@@ -209,11 +290,9 @@ class WeakToStrongSegmentor(EncoderDecoder):
             losses[f'loss_{_short(name)}'] = loss * w['strong'] / len(
                 targets) / norm
         if logits_fp is not None:
-            loss = self.unsup_loss(
-                logits_fp, pseudo_u_w,
-                weight=(conf_u_w >= self.conf_thresh).float())
+            loss = self.unsup_loss(logits_fp, pseudo_u_w, weight=confident_u_w)
             losses['loss_fp'] = loss * w['fp'] / norm
-        losses['conf_ratio'] = (conf_u_w >= self.conf_thresh).float().mean()
+        losses['conf_ratio'] = confident_u_w.mean()
         if attention is not None:
             losses['att_entropy'] = _spatial_attention_entropy(att_u)
         return losses
@@ -228,8 +307,9 @@ class WeakToStrongSegmentor(EncoderDecoder):
 
     def _decode(self, feats, need_attention: bool):
         if getattr(self.decode_head, 'provides_attention', False):
-            return self.decode_head.forward_with_attention(feats)
-        return self.decode_head(feats), None
+            return self._run('decode_with_attention',
+                             self.decode_head.forward_with_attention, feats)
+        return self._decode_plain(feats), None
 
     def _to_input_size(self, logits: Tensor, like: Tensor) -> Tensor:
         if logits.shape[2:] == like.shape[2:]:
@@ -255,6 +335,7 @@ class WeakToStrongSegmentor(EncoderDecoder):
         """Partner images, pseudo-labels, confidences and attention."""
         if self.mix_source == 'batch':
             # A random cyclic shift pairs every image with a different one.
+            # Drawn on the CPU generator: int() of it never waits for a GPU.
             n = u_w.shape[0]
             shift = int(torch.randint(1, n, ())) if n > 1 else 0
             perm = (torch.arange(n, device=u_w.device) + shift) % n
@@ -270,8 +351,8 @@ class WeakToStrongSegmentor(EncoderDecoder):
             feats = self.extract_feat(mix['weak'])
             logits, att = self._decode(feats, self._needs_attention())
             self.train(was_training)
-            conf_m, pseudo_m = self._to_input_size(
-                logits, mix['weak']).softmax(dim=1).max(dim=1)
+            conf_m, pseudo_m = _confidence_and_label(
+                self._to_input_size(logits, mix['weak']))
         return ([mix[name] for name in self.strong_views], pseudo_m, conf_m,
                 _detach(att))
 
@@ -294,6 +375,21 @@ class WeakToStrongSegmentor(EncoderDecoder):
                     pseudo=cutmix.mix(mask, pseudo, partner_pseudo),
                     conf=cutmix.mix(mask, conf, partner_conf)))
         return targets
+
+
+def _confidence_and_label(logits: Tensor):
+    """Max softmax probability and arg-max class, in float32 also when the
+    logits are half precision (AMP): a 0.95 threshold on bf16 confidences
+    would be a threshold on 8-bit mantissas."""
+    return logits.detach().float().softmax(dim=1).max(dim=1)
+
+
+def _is_compile_error(err: Exception) -> bool:
+    try:
+        from torch._dynamo.exc import TorchDynamoException
+    except ImportError:  # a torch without dynamo cannot have compiled
+        return False
+    return isinstance(err, TorchDynamoException)
 
 
 def _short(view: str) -> str:
@@ -323,7 +419,7 @@ def _spatial_attention_entropy(attention: List[dict]) -> Tensor:
     divided by its maximum log(h*w): 1 = uniform, 0 = one pixel."""
     values = []
     for level in attention:
-        spatial = level['spatial'].detach().flatten(1)
+        spatial = level['spatial'].detach().flatten(1).float()
         if spatial.shape[1] < 2:
             continue
         p = spatial / spatial.sum(dim=1, keepdim=True).clamp_min(1e-12)

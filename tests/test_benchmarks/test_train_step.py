@@ -1,0 +1,157 @@
+"""benchmarks/train_step.py and its UniMatch reference step, at tiny sizes on
+the CPU (the whole file runs in seconds)."""
+import importlib.util
+import json
+import os.path as osp
+import sys
+
+import pytest
+import torch
+
+ROOT = osp.join(osp.dirname(__file__), '..', '..')
+BENCH = osp.join(ROOT, 'benchmarks')
+CONFIG = osp.join(ROOT, 'configs', 'aigcmatch_acdc_7case.py')
+
+
+def load(name: str):
+    if BENCH not in sys.path:
+        sys.path.insert(0, BENCH)
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(BENCH, name + '.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def train_step():
+    return load('train_step')
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Tiny convolutions on a busy 2-core machine: thread hand-offs dominate.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_smoke_tiny_cpu_run_writes_every_number(train_step, tmp_path):
+    out = tmp_path / 'step.json'
+    result = train_step.main([
+        '--config', CONFIG, '--device', 'cpu', '--batch-size', '2', '--crop',
+        '32', '--iters', '2', '--warmup', '1', '--num-batches', '2',
+        '--variants', 'fp32,bf16+cl', '--memory', 'inprocess',
+        '--data-workers', '0', '--data-batches', '1', '--data-patients', '1',
+        '--json',
+        str(out)
+    ])
+    saved = json.loads(out.read_text())
+    names = [r['name'] for r in saved['results']]
+    assert names == ['reference', 'ours[fp32]', 'ours[bf16+cl]']
+    for row in saved['results']:
+        assert row['median_ms'] > 0 and row['min_ms'] <= row['median_ms']
+        assert row['images_per_s'] == pytest.approx(
+            4 / (row['median_ms'] / 1000))
+        assert row['speedup_vs_reference'] > 0
+        assert row['memory']['kind'] == 'cpu_rss'
+    ours = saved['results'][1]
+    assert ours['projected_30k_hours'] == pytest.approx(
+        30000 * ours['median_ms'] / 1000 / 3600)
+    assert saved['results'][0]['speedup_vs_reference'] == 1.0
+    # the data pipeline: both branches, through the real h5 pipeline
+    rows = saved['data_pipeline']
+    assert {(r['branch'], r['workers']) for r in rows} == {('labeled', 0),
+                                                          ('unlabeled', 0)}
+    assert all(r['slices_per_s'] > 0 and r['slices'] > 0 for r in rows)
+    assert result['args']['variants'] == 'fp32,bf16+cl'
+
+
+@pytest.mark.parametrize('text', ['fp32+bf16', 'fp33', 'cl+fast', ''])
+def test_bad_variant_is_one_clear_error(train_step, text):
+    with pytest.raises(ValueError, match='--variants: bad variant'):
+        train_step.parse_variant(text)
+
+
+def test_variant_tokens(train_step):
+    assert train_step.parse_variant('bf16+cl+compile') == dict(
+        name='bf16+cl+compile', precision='bf16', cl=True, compile=True)
+    assert train_step.parse_variant('cl')['precision'] == 'fp32'
+
+
+def test_cpu_autocast_wrapper_gives_bf16_convolutions(train_step):
+    conv = torch.nn.Conv2d(1, 2, 3)
+    wrapper = train_step.AutocastOptimWrapper(
+        'cpu', torch.bfloat16, optimizer=torch.optim.SGD(conv.parameters(),
+                                                         lr=0.1))
+    with wrapper.optim_context(conv):
+        out = conv(torch.rand(1, 1, 8, 8))
+    assert out.dtype == torch.bfloat16
+    assert conv(torch.rand(1, 1, 8, 8)).dtype == torch.float32
+
+
+def reference_step(fp_drop=0.5):
+    from mmseg.registry import MODELS
+    unimatch = load('unimatch_reference_step')
+    encoder = MODELS.build(
+        dict(type='UNetEncoder', channels=(4, 8, 16), dropout=(0., 0., 0.)))
+    decoder = MODELS.build(
+        dict(
+            type='AttUNetHead',
+            in_channels=[4, 8, 16],
+            num_classes=4,
+            attention=False))
+    return unimatch, unimatch.UniMatchReferenceStep(
+        encoder, decoder, num_classes=4, fp_drop=fp_drop)
+
+
+def reference_batch(unimatch, n=2, size=16):
+    g = torch.Generator().manual_seed(0)
+    batch = {
+        k: torch.rand(n, 1, size, size, generator=g)
+        for k in ('img_x', 'img_u_w', 'img_u_s1', 'img_u_s2', 'img_u_w_mix',
+                  'img_u_s1_mix', 'img_u_s2_mix')
+    }
+    batch['mask_x'] = torch.randint(0, 4, (n, size, size), generator=g)
+    batch['box1'] = unimatch.random_boxes(n, (size, size), prob=1.0,
+                                          generator=g)
+    batch['box2'] = unimatch.random_boxes(n, (size, size), prob=1.0,
+                                          generator=g)
+    return batch
+
+
+def test_reference_step_runs_unimatch_three_passes():
+    unimatch, step = reference_step()
+    calls = []
+    encoder = step.model['encoder']
+    encoder.register_forward_hook(lambda m, args, out: calls.append(
+        (args[0].shape[0], m.training, torch.is_grad_enabled())))
+    decoded = []
+    step.model['decoder'].register_forward_hook(
+        lambda m, args, out: decoded.append(out.shape[0]))
+    batch = reference_batch(unimatch)
+    before = [p.detach().clone() for p in step.model.parameters()]
+
+    logged = step.step(batch)
+
+    # partners: eval + no grad; labeled+weak: one encoder pass whose clean
+    # and perturbed features go through one decoder pass; strong views: one
+    assert calls == [(2, False, False), (4, True, True), (4, True, True)]
+    assert decoded == [2, 8, 4]
+    assert all(isinstance(v, float) for v in logged.values())
+    assert logged['loss'] > 0
+    changed = [not torch.equal(b, p) for b, p in zip(
+        before, step.model.parameters())]
+    assert all(changed)
+
+
+def test_reference_boxes_follow_unimatch_sizes():
+    unimatch = load('unimatch_reference_step')
+    g = torch.Generator().manual_seed(1)
+    boxes = unimatch.random_boxes(400, (64, 64), prob=1.0, generator=g)
+    area = boxes.flatten(1).float().mean(1)
+    assert area.min() >= 0.015 and area.max() <= 0.4  # int() floors sides
+    half = unimatch.random_boxes(400, (64, 64), prob=0.5, generator=g)
+    has_box = half.flatten(1).any(1).float().mean()
+    assert 0.4 < has_box < 0.6
