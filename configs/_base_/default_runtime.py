@@ -10,9 +10,9 @@ env_cfg = dict(
 # DDP that also wraps CPU modules (mmengine's passes GPU device_ids).
 model_wrapper_cfg = dict(type='DeviceAwareDistributedDataParallel')
 
-vis_backends = [dict(type='LocalVisBackend')]
+# Overlays of 1-channel slices (tools/test.py --show-dir DIR); TensorBoard too when installed.
 visualizer = dict(
-    type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+    type='MedicalSegVisualizer', vis_backends='auto', name='visualizer')
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None

@@ -257,14 +257,35 @@ def test_resnet18_config_swaps_only_the_backbone():
 
 def test_demo_configs():
     # The demo trains the 3-case model itself, smaller data and schedule.
+    # Only the loss scaling differs: the short demo keeps SupBaseline's
+    # labeled weight (no /2) and ramps the unlabeled losses in.
     demo, full = load('demo/aigcmatch_demo_3case.py'), load(
         'aigcmatch_acdc_3case.py')
+    assert demo.model.loss_normalizer == 1.0
+    assert full.model.loss_normalizer == 2.0
+    demo.model.loss_normalizer = full.model.loss_normalizer
     assert demo.model == full.model
     assert demo.train_dataloader.dataset.split == 'labeled_3case'
+    warmup = [h for h in demo.custom_hooks
+              if h.type == 'UnsupWeightWarmupHook']
+    assert warmup == [dict(type='UnsupWeightWarmupHook',
+                           warmup_iters=demo.max_iters // 2)]
     assert_differ_only_in(
         'demo/aigcmatch_demo_3case.py', 'demo/supbaseline_demo_3case.py',
         ('model.decode_head.attention', 'model.image_perturbation',
-         'model.feature_perturbation', 'train_cfg.type'))
+         'model.feature_perturbation', 'train_cfg.type', 'custom_hooks.3'))
+    for other, keys in (
+        ('unimatch', ('model.decode_head.attention',
+                      'model.image_perturbation',
+                      'model.feature_perturbation')),
+        ('fixmatch', ('model.decode_head.attention',
+                      'model.image_perturbation', 'model.feature_perturbation',
+                      'model.strong_views', 'model.loss_weights.strong',
+                      'model.loss_weights.fp')),
+        ('aigcmatch_mixloader', ('model.mix_source', 'mix_dataloader')),
+    ):
+        assert_differ_only_in('demo/aigcmatch_demo_3case.py',
+                              f'demo/{other}_demo_3case.py', keys)
 
 
 # --------------------------------------------------------------------- #

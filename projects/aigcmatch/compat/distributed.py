@@ -64,7 +64,8 @@ def sanitize_cfg_for_device(cfg) -> list:
     """Make a config runnable on this machine; returns what was changed.
 
     On CPU: ``SyncBN`` norm layers become ``BN`` (SyncBN needs CUDA), the
-    ``sync_bn`` conversion is dropped, and the dist backend becomes gloo.
+    ``sync_bn`` conversion is dropped, the dist backend becomes gloo and
+    dataloaders stop pinning memory.
     """
     changes = []
     if cuda_usable():
@@ -82,6 +83,12 @@ def sanitize_cfg_for_device(cfg) -> list:
                 visit(value, f'{path}[{i}]')
 
     visit(cfg.get('model', {}), 'model')
+    for name in ('train_dataloader', 'unlabeled_dataloader', 'mix_dataloader',
+                 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if isinstance(loader, dict) and loader.get('pin_memory'):
+            loader['pin_memory'] = False  # page-locking needs CUDA
+            changes.append(f'{name}.pin_memory: True -> False (no CUDA)')
     if cfg.get('sync_bn') is not None:
         cfg.sync_bn = None
         changes.append('sync_bn: dropped (no CUDA)')
