@@ -8,7 +8,7 @@ test split, and the per-class Dice of all runs printed as a Markdown table
 (also written to ``WORK_ROOT/summary.md`` and ``summary.json``).
 
 Example (the comparison in docs/design_decisions.md):
-    python tools/sweep.py --work-root work_dirs/sweep --jobs 4 --seeds 0 1 \\
+    python tools/sweep.py --work-root work_dirs/sweep --jobs 4 --seeds 0,1 \\
         default=configs/demo/aigcmatch_demo_3case.py \\
         protect=configs/demo/aigcmatch_demo_3case.py \\
             model.feature_perturbation.p_strong=0.3 \\
@@ -74,6 +74,14 @@ def run_one(run, seed, work_root, extra_env):
     return run['name'], seed, json.load(open(summary)), time.time() - start
 
 
+def _seed_list(text):
+    try:
+        return [int(s) for s in text.split(',') if s != '']
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'--seeds takes comma-separated integers, e.g. 0,1; got {text!r}')
+
+
 def fmt(values):
     values = [v for v in values if v is not None]
     if not values:
@@ -87,7 +95,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('runs', nargs='+', help='NAME=CONFIG [key=value ...]')
     parser.add_argument('--work-root', default='work_dirs/sweep')
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+    parser.add_argument('--seeds', type=_seed_list, default=[0],
+                        help='comma-separated, e.g. 0,1,2')
     parser.add_argument('--jobs', type=int, default=1,
                         help='runs trained at the same time')
     args = parser.parse_args(argv)

@@ -1,6 +1,8 @@
 import pytest
 
-from tools.sweep import fmt, parse_runs
+import argparse
+
+from tools.sweep import _seed_list, fmt, parse_runs
 
 
 def test_runs_are_name_config_then_options():
@@ -25,3 +27,9 @@ def test_mean_and_std_formatting():
     assert fmt([80.0]) == '80.00'
     assert fmt([80.0, 82.0]) == '81.00 ± 1.41'
     assert fmt([None]) == 'n/a'
+
+
+def test_seed_lists():
+    assert _seed_list('0,1,2') == [0, 1, 2]
+    with pytest.raises(argparse.ArgumentTypeError, match='comma-separated'):
+        _seed_list('0 1')
