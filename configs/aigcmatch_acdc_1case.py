@@ -23,4 +23,4 @@ model = dict(
         tau=None,
         lambda_target=0.0),
     feature_perturbation=dict(
-        type='AttFeaPerb', ratio=0.5, p_strong=0.7, p_weak=0.3))
+        type='AttFeaPerb', ratio=0.5, p_strong=0.3, p_weak=0.7))

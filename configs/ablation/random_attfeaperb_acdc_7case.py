@@ -16,4 +16,4 @@ unlabeled_dataloader = dict(
 
 model = dict(
     image_perturbation=dict(type='RandomCutMix', prob=0.5, area_range=(0.02, 0.4), aspect_range=(0.3, 1 / 0.3)),
-    feature_perturbation=dict(type='AttFeaPerb', ratio=0.5, p_strong=0.7, p_weak=0.3))
+    feature_perturbation=dict(type='AttFeaPerb', ratio=0.5, p_strong=0.3, p_weak=0.7))

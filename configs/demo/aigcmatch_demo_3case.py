@@ -74,7 +74,7 @@ model = dict(
         tau=None,
         lambda_target=0.0),
     feature_perturbation=dict(
-        type='AttFeaPerb', ratio=0.5, p_strong=0.7, p_weak=0.3),
+        type='AttFeaPerb', ratio=0.5, p_strong=0.3, p_weak=0.7),
     # Short schedule: the labeled loss keeps SupBaseline's weight (UniMatch's /2 would halve it)
     # and the unlabeled losses ramp in over the first half (UnsupWeightWarmupHook below), so the
     # run starts as the supervised baseline and adds consistency once the pseudo-labels mean

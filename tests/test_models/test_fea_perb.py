@@ -58,11 +58,15 @@ def test_identity_in_eval_mode_and_unselected_levels():
 
 
 def test_drop_probabilities_rank_per_sample():
-    perb = MODELS.build(dict(type='AttFeaPerb'))
+    perb = MODELS.build(dict(type='AttFeaPerb', p_strong=0.7, p_weak=0.3))
     att = torch.tensor([[0.9, 0.1, 0.5, 0.2], [0.1, 0.9, 0.2, 0.5]])
     probs = perb.drop_probabilities(att)
     torch.testing.assert_close(
         probs, torch.tensor([[0.7, 0.3, 0.7, 0.3], [0.3, 0.7, 0.3, 0.7]]))
+    # the default protects the top channels (docs/design_decisions.md)
+    default = MODELS.build(dict(type='AttFeaPerb')).drop_probabilities(att)
+    torch.testing.assert_close(
+        default, torch.tensor([[0.3, 0.7, 0.3, 0.7], [0.7, 0.3, 0.7, 0.3]]))
 
 
 def test_gradients_flow_to_kept_channels_only():
