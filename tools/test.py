@@ -19,9 +19,8 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
-
-from projects.aigcmatch.utils import run_tool  # noqa: E402
+from projects.aigcmatch.utils import (add_config_args,  # noqa: E402
+                                      parse_tool_args, run_tool)
 
 
 def parse_args(argv=None):
@@ -43,25 +42,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--show-dir',
         help='directory where painted predictions are saved')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value')
-    parser.add_argument(
-        '--allow-new-keys',
-        action='store_true',
-        help='let --cfg-options add keys the config does not have')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_config_args(parser)
+    return parse_tool_args(parser, argv)
 
 
 def _evaluators(cfg):
@@ -79,22 +61,13 @@ def main(argv=None):
                                            init_distributed,
                                            safe_load_checkpoint,
                                            sanitize_cfg_for_device)
-    from projects.aigcmatch.utils import (UserError, apply_cfg_options,
-                                          load_config)
+    from projects.aigcmatch.utils import UserError, prepare_config
 
-    cfg = load_config(args.config)
+    cfg = prepare_config(args)
     if not osp.isfile(args.checkpoint):
         raise UserError(f'checkpoint "{args.checkpoint}" not found')
     # Refuse an unsafe or broken checkpoint before any dataset is built.
     safe_load_checkpoint(args.checkpoint)
-    apply_cfg_options(cfg, args.cfg_options, args.allow_new_keys)
-    cfg.launcher = args.launcher
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
 
     out_dir = args.out or osp.join(
         cfg.work_dir, time.strftime('test_%Y%m%d_%H%M%S', time.localtime()))

@@ -9,15 +9,13 @@ Examples:
 """
 import argparse
 import logging
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
-
-from projects.aigcmatch.utils import run_tool  # noqa: E402
+from projects.aigcmatch.utils import (add_config_args,  # noqa: E402
+                                      parse_tool_args, run_tool)
 
 
 def parse_args(argv=None):
@@ -34,27 +32,8 @@ def parse_args(argv=None):
         action='store_true',
         default=False,
         help='enable automatic mixed precision training')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value (e.g. '
-        'data_root=/data/ACDC train_cfg.max_iters=1000)')
-    parser.add_argument(
-        '--allow-new-keys',
-        action='store_true',
-        help='let --cfg-options add keys the config does not have')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch'],
-        default='none',
-        help='job launcher (pytorch = torchrun; see tools/dist_train.sh)')
-    # torch.distributed.launch passes --local-rank (PyTorch 2) or --local_rank
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_config_args(parser)
+    return parse_tool_args(parser, argv)
 
 
 def main(argv=None):
@@ -66,19 +45,10 @@ def main(argv=None):
     from projects.aigcmatch.compat import (cleanup_distributed,
                                            init_distributed,
                                            sanitize_cfg_for_device)
-    from projects.aigcmatch.utils import (apply_cfg_options, load_config,
+    from projects.aigcmatch.utils import (prepare_config,
                                           refuse_to_clobber_work_dir)
 
-    cfg = load_config(args.config)
-    apply_cfg_options(cfg, args.cfg_options, args.allow_new_keys)
-    cfg.launcher = args.launcher
-
-    # work_dir priority: CLI > config file > config file name
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = prepare_config(args)
 
     if args.amp:
         optim_type = cfg.optim_wrapper.get('type', 'OptimWrapper')

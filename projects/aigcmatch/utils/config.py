@@ -1,10 +1,12 @@
 """Config loading for the tools: clear errors, checked overrides, one data root."""
+import argparse
 import difflib
 import glob
+import os
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from .cli import UserError
 
@@ -125,3 +127,48 @@ def refuse_to_clobber_work_dir(work_dir: str, resume: bool) -> None:
             f'({shown or "last_checkpoint"}); pass --resume to continue that '
             'run, or choose another --work-dir (nothing was overwritten)')
 
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    """The options every tool that runs a config shares (mmseg's names)."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value (e.g. '
+        'data_root=/data/ACDC train_cfg.max_iters=1000)')
+    parser.add_argument(
+        '--allow-new-keys',
+        action='store_true',
+        help='let --cfg-options add keys the config does not have')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch'],
+        default='none',
+        help='job launcher (pytorch = torchrun; see tools/dist_*.sh)')
+    # torch.distributed.launch passes --local-rank (PyTorch 2) or --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_tool_args(parser: argparse.ArgumentParser,
+                    argv=None) -> argparse.Namespace:
+    """Parse, and export ``LOCAL_RANK`` when a launcher passed it as an
+    argument instead of an environment variable."""
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def prepare_config(args: argparse.Namespace) -> Config:
+    """Load ``args.config``, apply the checked ``--cfg-options``, set the
+    launcher and the work dir (CLI > config file > ``work_dirs/<name>``)."""
+    cfg = load_config(args.config)
+    apply_cfg_options(cfg, args.cfg_options, args.allow_new_keys)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
