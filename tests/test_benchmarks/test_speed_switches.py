@@ -213,7 +213,8 @@ def test_drop_probabilities_equal_the_ranking_definition():
         rank = att.argsort(dim=1, descending=True).argsort(dim=1)
         expected = torch.where(rank < round(0.5 * channels), 0.9, 0.1)
         assert torch.equal(perb.drop_probabilities(att), expected)
-    none = MODELS.build(dict(type='AttFeaPerb', ratio=0.0))
+    # ratio 0: no strong channel, every channel dropped with p_weak
+    none = MODELS.build(dict(type='AttFeaPerb', ratio=0.0, p_weak=0.3))
     assert (none.drop_probabilities(torch.rand(2, 8)) == 0.3).all()
 
 
