@@ -121,3 +121,15 @@ def test_clear_errors():
     bad[0, 0, 0] = 7
     with pytest.raises(ValueError, match=r'labels \[7\] outside \[0, 3\)'):
         loss_fn(pred, bad)
+
+
+def test_target_check_can_be_switched_off_for_pseudo_labels():
+    from projects.aigcmatch.models.losses import MaskedDiceLoss
+    pred = torch.randn(1, 3, 2, 2)
+    bad = torch.tensor([[[0, 1], [2, 7]]])
+    with pytest.raises(ValueError, match=r'labels \[7\] outside \[0, 3\)'):
+        MaskedDiceLoss()(pred, bad)
+    # unchecked (the unlabeled losses): no error, and the out-of-range
+    # pixel simply matches no class
+    value = MaskedDiceLoss(check_targets=False)(pred, bad)
+    assert torch.isfinite(value)

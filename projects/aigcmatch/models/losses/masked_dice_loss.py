@@ -33,16 +33,22 @@ class MaskedDiceLoss(nn.Module):
         loss_weight (float): Multiplier of the loss. Defaults to 1.0.
         loss_name (str): Name in the loss dict; must start with ``loss_`` to
             be back-propagated by mmseg. Defaults to ``'loss_dice'``.
+        check_targets (bool): Raise on labels outside ``[0, C)`` at unmasked
+            pixels. The check makes the host wait for the GPU once per call;
+            pseudo-labels (an argmax) are valid by construction, so the
+            unlabeled losses switch it off. Defaults to True.
     """
 
     def __init__(self,
                  smooth: float = 1e-5,
                  loss_weight: float = 1.0,
-                 loss_name: str = 'loss_dice') -> None:
+                 loss_name: str = 'loss_dice',
+                 check_targets: bool = True) -> None:
         super().__init__()
         self.smooth = smooth
         self.loss_weight = loss_weight
         self._loss_name = loss_name
+        self.check_targets = check_targets
 
     def forward(self,
                 pred: Tensor,
@@ -95,14 +101,8 @@ class MaskedDiceLoss(nn.Module):
         if ignore_index is not None:
             mask = mask * (target != ignore_index).to(pred.dtype)
 
-        included = mask != 0
-        invalid = included & ((target < 0) | (target >= num_classes))
-        if bool(invalid.any()):
-            bad = target[invalid]
-            raise ValueError(
-                f'MaskedDiceLoss: target has labels {bad.unique().tolist()} '
-                f'outside [0, {num_classes}) at pixels that are not masked '
-                f'out (ignore_index={ignore_index})')
+        if self.check_targets:
+            self._check_targets(target, mask, num_classes, ignore_index)
 
         # Comparing against each class (not one_hot) keeps excluded pixels'
         # labels, whatever they are, out of the computation.
@@ -118,6 +118,17 @@ class MaskedDiceLoss(nn.Module):
         dice = (2 * intersect + self.smooth) / (
             pred_sq + target_sq + self.smooth)
         return self.loss_weight * (1 - dice).mean()
+
+    @staticmethod
+    def _check_targets(target: Tensor, mask: Tensor, num_classes: int,
+                       ignore_index) -> None:
+        invalid = (mask != 0) & ((target < 0) | (target >= num_classes))
+        if bool(invalid.any()):
+            bad = target[invalid]
+            raise ValueError(
+                f'MaskedDiceLoss: target has labels {bad.unique().tolist()} '
+                f'outside [0, {num_classes}) at pixels that are not masked '
+                f'out (ignore_index={ignore_index})')
 
     @property
     def loss_name(self) -> str:

@@ -97,7 +97,8 @@ class WeakToStrongSegmentor(EncoderDecoder):
                  init_cfg: OptMultiConfig = None,
                  image_perturbation: OptConfigType = None,
                  feature_perturbation: OptConfigType = None,
-                 unsup_loss: ConfigType = dict(type='MaskedDiceLoss'),
+                 unsup_loss: ConfigType = dict(
+                     type='MaskedDiceLoss', check_targets=False),
                  conf_thresh: float = 0.95,
                  strong_views: Sequence[str] = ('strong1', 'strong2'),
                  loss_weights: Optional[Dict[str, float]] = None,
