@@ -245,13 +245,12 @@ class WeakToStrongSegmentor(EncoderDecoder):
         u_w = u['weak']
         strong = [u[name] for name in self.strong_views]
         n_x = x.shape[0]
-        need_att = self._needs_attention()
 
         # 1. One encoder pass over labeled + weak unlabeled images (shared BN
         #    statistics); clean decode gives the labeled logits, the weak
         #    prediction and the head's attention.
         feats = self.extract_feat(torch.cat([x, u_w]))
-        logits, attention = self._decode(feats, need_att)
+        logits, attention = self._decode(feats)
         logits = self._to_input_size(logits, x)
         logits_x, logits_u_w = logits[:n_x], logits[n_x:]
         att_u = _slice_attention(attention, n_x, None)
@@ -301,12 +300,8 @@ class WeakToStrongSegmentor(EncoderDecoder):
     # ------------------------------------------------------------------ #
     # pieces of the step
     # ------------------------------------------------------------------ #
-    def _needs_attention(self) -> bool:
-        return any(
-            getattr(m, 'requires_attention', False)
-            for m in (self.image_perturbation, self.feature_perturbation))
-
-    def _decode(self, feats, need_attention: bool):
+    def _decode(self, feats):
+        """Logits and, when the head has it, its attention (else None)."""
         if getattr(self.decode_head, 'provides_attention', False):
             return self._run('decode_with_attention',
                              self.decode_head.forward_with_attention, feats)
@@ -330,16 +325,16 @@ class WeakToStrongSegmentor(EncoderDecoder):
                 losses[f'x_{key}'] = value
         return losses
 
-    def _partner(self, u_w: Tensor, pseudo: Tensor, conf: Tensor,
+    def _partner(self, pseudo: Tensor, conf: Tensor,
                  att_u: Optional[List[dict]], strong: List[Tensor],
                  inputs: dict):
         """Partner images, pseudo-labels, confidences and attention."""
         if self.mix_source == 'batch':
             # A random cyclic shift pairs every image with a different one.
             # Drawn on the CPU generator: int() of it never waits for a GPU.
-            n = u_w.shape[0]
+            n = pseudo.shape[0]
             shift = int(torch.randint(1, n, ())) if n > 1 else 0
-            perm = (torch.arange(n, device=u_w.device) + shift) % n
+            perm = (torch.arange(n, device=pseudo.device) + shift) % n
             return ([s[perm] for s in strong], pseudo[perm], conf[perm],
                     _index_attention(att_u, perm))
         mix = inputs.get('mix')
@@ -350,7 +345,7 @@ class WeakToStrongSegmentor(EncoderDecoder):
             was_training = self.training
             self.eval()  # UniMatch predicts its CutMix partners in eval mode
             feats = self.extract_feat(mix['weak'])
-            logits, att = self._decode(feats, self._needs_attention())
+            logits, att = self._decode(feats)
             self.train(was_training)
             conf_m, pseudo_m = _confidence_and_label(
                 self._to_input_size(logits, mix['weak']))
@@ -363,8 +358,7 @@ class WeakToStrongSegmentor(EncoderDecoder):
         if self.image_perturbation is None:
             return [dict(image=s, pseudo=pseudo, conf=conf) for s in strong]
         partner_imgs, partner_pseudo, partner_conf, partner_att = \
-            self._partner(inputs['unlabeled']['weak'], pseudo, conf, att_u,
-                          strong, inputs)
+            self._partner(pseudo, conf, att_u, strong, inputs)
         cutmix = self.image_perturbation
         targets = []
         for img, partner_img in zip(strong, partner_imgs):
