@@ -148,9 +148,11 @@ def main(argv=None) -> dict:
     for block in (step, result['compile']):
         for r in (block or {}).get('results', []):
             mem = r.get('memory', {})
+            saved = r.get('saved_for_backward', {})
             print(f"{r['name']:26s} {r['median_ms']:8.1f} ms  "
                   f"{r['images_per_s']:7.1f} img/s  "
                   f"peak {mem.get('peak_mib', float('nan')):7.0f} MiB  "
+                  f"saved {saved.get('saved_mib', float('nan')):6.0f} MiB  "
                   f"x{r.get('speedup_vs_reference', float('nan')):.2f}")
     for name, t in training.items():
         if t:

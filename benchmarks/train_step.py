@@ -302,6 +302,45 @@ def peak_memory(runner: Callable, batches: List[dict], device: torch.device,
         above_start_mib=(sampler.peak - sampler.before) / 2**20)
 
 
+class SavedForBackward:
+    """Bytes that autograd keeps from the forward pass for the backward pass
+    (``torch.autograd.graph.saved_tensors_hooks``), each storage counted once.
+
+    This is the part of a training step's peak memory that grows with batch
+    size and resolution, and it does not depend on the device's allocator:
+    measured on a CPU it predicts the activation memory on a GPU (where
+    dropout saves a 1-byte mask instead of CPU's 4-byte noise tensor, so a
+    GPU holds slightly less)."""
+
+    def __init__(self):
+        self.storages: Dict[int, int] = {}
+
+    def pack(self, tensor):
+        try:
+            storage = tensor.untyped_storage()
+        except (NotImplementedError, RuntimeError):  # no storage: skip
+            return tensor
+        self.storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    @staticmethod
+    def unpack(tensor):
+        return tensor
+
+    @property
+    def mib(self) -> float:
+        return sum(self.storages.values()) / 2**20
+
+
+def saved_for_backward(runner: Callable, batch: dict) -> Dict[str, float]:
+    """What one step of ``runner`` saves for backward, in MiB."""
+    counter = SavedForBackward()
+    with torch.autograd.graph.saved_tensors_hooks(counter.pack,
+                                                  counter.unpack):
+        runner(batch)
+    return dict(saved_mib=counter.mib, storages=len(counter.storages))
+
+
 def time_interleaved(runners: List, batches: List[dict], warmup: int,
                      iters: int, device: torch.device) -> Dict[str, dict]:
     """Median and spread of each runner's step time, steps interleaved."""
@@ -577,6 +616,8 @@ def main(argv=None) -> dict:
                                above_start_mib=float('nan'))
                   for r in runners}
 
+    saved = {r.name: saved_for_backward(r, batches[0]) for r in runners}
+
     syncs = {}
     if device.type == 'cuda':
         for r in runners:
@@ -591,7 +632,7 @@ def main(argv=None) -> dict:
     mem_kind = 'GPU peak' if device.type == 'cuda' else 'RSS +step'
     print(f'{"runner":28s} {"median ms":>10s} {"p90 ms":>9s} '
           f'{"images/s":>9s} {"peak MiB":>9s} {mem_kind:>10s} '
-          f'{"ref/this":>9s}')
+          f'{"saved MiB":>9s} {"ref/this":>9s}')
     for r in runners:
         t = timing[r.name]
         row = dict(
@@ -599,6 +640,7 @@ def main(argv=None) -> dict:
             variant=getattr(r, 'variant', None),
             images_per_s=images / (t['median_ms'] / 1000),
             memory=memory[r.name],
+            saved_for_backward=saved[r.name],
             host_syncs=syncs.get(r.name),
             **t)
         if ref is not None:
@@ -612,7 +654,13 @@ def main(argv=None) -> dict:
         print(f'{r.name:28s} {t["median_ms"]:10.1f} {t["p90_ms"]:9.1f} '
               f'{row["images_per_s"]:9.1f} {mem["peak_mib"]:9.0f} '
               f'{mem["above_start_mib"]:10.0f} '
+              f'{saved[r.name]["saved_mib"]:9.0f} '
               f'{"" if ratio is None else f"{ratio:8.2f}x"}')
+    if ref is not None:
+        ref_saved = saved['reference']['saved_mib']
+        for r in runners[1:]:
+            print(f'saved for backward, reference / {r.name}: '
+                  f'{ref_saved / saved[r.name]["saved_mib"]:.2f}x')
     for row in results:
         if 'projected_30k_hours' in row:
             print(f'projected {ITERS_30K} iterations of {row["name"]}: '

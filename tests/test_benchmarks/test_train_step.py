@@ -56,6 +56,7 @@ def test_smoke_tiny_cpu_run_writes_every_number(train_step, tmp_path):
             4 / (row['median_ms'] / 1000))
         assert row['speedup_vs_reference'] > 0
         assert row['memory']['kind'] == 'cpu_rss'
+        assert row['saved_for_backward']['saved_mib'] > 0
     ours = saved['results'][1]
     assert ours['projected_30k_hours'] == pytest.approx(
         30000 * ours['median_ms'] / 1000 / 3600)
@@ -66,6 +67,25 @@ def test_smoke_tiny_cpu_run_writes_every_number(train_step, tmp_path):
                                                           ('unlabeled', 0)}
     assert all(r['slices_per_s'] > 0 and r['slices'] > 0 for r in rows)
     assert result['args']['variants'] == 'fp32,bf16+cl'
+
+
+def test_saved_for_backward_counts_each_storage_once(train_step):
+    weight = torch.randn(250, requires_grad=True)
+
+    def step(_batch):
+        y = weight.exp()  # exp saves its 1000-byte result
+        # both views of y are saved by the product: the same storage
+        (y[:100] * y[100:200]).sum().backward()
+
+    saved = train_step.saved_for_backward(step, None)
+    assert saved == dict(saved_mib=1000 / 2**20, storages=1)
+    assert weight.grad is not None  # the step really ran backward
+
+    def no_grad_step(_batch):
+        with torch.no_grad():
+            weight.exp().sum()
+
+    assert train_step.saved_for_backward(no_grad_step, None)['storages'] == 0
 
 
 @pytest.mark.parametrize('text', ['fp32+bf16', 'fp33', 'cl+fast', ''])
