@@ -26,16 +26,14 @@ import os.path as osp
 import re
 import sys
 from collections import defaultdict
-from typing import Dict, List, Sequence
-
-import numpy as np
+from typing import Dict, List
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from projects.aigcmatch.datasets.acdc_dataset import ACDCDataset  # noqa: E402
 from projects.aigcmatch.datasets.split_files import (  # noqa: E402
-    DEFAULT_PATIENT_PATTERN, patient_of, patients_of_split, read_split,
-    resolve_split)
+    DEFAULT_PATIENT_PATTERN, draw_labeled, draw_splits, patient_of,
+    patients_of_split, read_split, resolve_split)
 from projects.aigcmatch.utils import UserError, run_tool  # noqa: E402
 
 _SLICE_NAME = re.compile(r'^(?P<case>.+)_slice_\d+\.h5$')
@@ -111,39 +109,6 @@ def count(value: float, total: int, what: str) -> int:
     return int(value) if value >= 1 else int(round(value * total))
 
 
-def draw_splits(patients: Sequence[str], n_val: int, n_test: int,
-                seed: int) -> Dict[str, List[str]]:
-    """Seeded patient-level train/val/test split."""
-    order = [
-        str(p) for p in np.random.default_rng([seed, 0]).permutation(
-            sorted(patients))
-    ]
-    val, test = order[:n_val], order[n_val:n_val + n_test]
-    train = order[n_val + n_test:]
-    return dict(
-        train=sorted(train),
-        val=sorted(val),
-        test=sorted(test),
-        valtest=sorted(val + test))
-
-
-def draw_labeled(train: Sequence[str], sizes: Sequence[int],
-                 seed: int) -> Dict[str, List[str]]:
-    """Nested labeled sets (draw order kept) and their unlabeled rest."""
-    order = list(np.random.default_rng([seed, 1]).permutation(sorted(train)))
-    splits = {}
-    for n in sizes:
-        if not 1 <= n < len(train):
-            raise UserError(
-                f'--labeled {n}: expected 1..{len(train) - 1} labeled '
-                f'patients (there are {len(train)} training patients and at '
-                'least one must stay unlabeled)')
-        labeled = [str(p) for p in order[:n]]
-        splits[f'labeled_{n}case'] = labeled
-        splits[f'unlabeled_{n}case'] = sorted(set(train) - set(labeled))
-    return splits
-
-
 def main(argv=None) -> Dict[str, List[str]]:
     """Write the split files; returns them (name -> patient ids)."""
     args = parse_args(argv)
@@ -188,6 +153,12 @@ def main(argv=None) -> Dict[str, List[str]]:
                 f'test + {max(args.labeled)} labeled + at least 1 unlabeled')
         splits.update(draw_splits(pool, n_val, n_test, args.seed))
         train = splits['train']
+    for n in args.labeled:
+        if not 1 <= n < len(train):
+            raise UserError(
+                f'--labeled {n}: expected 1..{len(train) - 1} labeled '
+                f'patients (there are {len(train)} training patients and at '
+                'least one must stay unlabeled)')
     splits.update(draw_labeled(train, args.labeled, args.seed))
 
     targets = {name: osp.join(args.out_dir, name + '.txt') for name in splits}

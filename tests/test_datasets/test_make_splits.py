@@ -4,7 +4,9 @@ import os.path as osp
 
 import pytest
 
-from projects.aigcmatch.datasets import ACDCDataset, read_split
+from projects.aigcmatch.datasets import (ACDCDataset, converters,
+                                         draw_labeled, draw_splits,
+                                         read_split)
 from projects.aigcmatch.utils import UserError
 
 TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'make_splits.py')
@@ -129,3 +131,41 @@ def test_from_a_training_split(make_splits, fake_root, tmp_path, split_writer):
             UserError, match='names patient077, which have no '
             'slice files'):
         make_splits([fake_root, str(tmp_path / 'y'), '--train', bad])
+
+
+def test_draw_functions_nested_disjoint_seeded():
+    patients = [f'p{i:02d}' for i in range(20)]
+    s = draw_splits(reversed(patients), n_val=2, n_test=4, seed=3)
+    assert s == draw_splits(patients, 2, 4, 3)  # input order is irrelevant
+    assert [len(s[k]) for k in ('train', 'val', 'test')] == [14, 2, 4]
+    assert sorted(s['train'] + s['valtest']) == patients
+    assert draw_splits(patients, 2, 4, 4)['test'] != s['test']
+    sets = draw_labeled(s['train'], [1, 3, 7], seed=3)
+    assert set(sets['labeled_1case']) < set(sets['labeled_3case']) < set(
+        sets['labeled_7case'])
+    for n in (1, 3, 7):
+        assert len(sets[f'labeled_{n}case']) == n
+        assert sorted(sets[f'labeled_{n}case'] +
+                      sets[f'unlabeled_{n}case']) == s['train']
+    with pytest.raises(ValueError, match='cannot draw 15 labeled'):
+        draw_labeled(s['train'], [15], 0)
+    with pytest.raises(ValueError, match='cannot draw 10 val'):
+        draw_splits(patients, 10, 11, 0)
+
+
+def test_converters_draw_the_same_split_as_the_tool(make_splits, fake_root,
+                                                    tmp_path):
+    out = str(tmp_path / 'splits')
+    make_splits([fake_root, out, '--val', '2', '--test', '2', '--labeled',
+                 '3', '--seed', '5'])
+    tool = {n: read_split(osp.join(out, n + '.txt'))
+            for n in ('train', 'val', 'test', 'labeled_3case')}
+    cases = [f'patient{i:03d}_frame{f:02d}' for i in range(1, 13)
+             for f in (1, 2)]
+    conv = converters.make_splits(cases, (8, 2, 2), seed=5,
+                                  group_pattern=r'^patient\d+',
+                                  num_labeled=3)
+    for name, key in (('train', 'train'), ('val', 'val'), ('test', 'test'),
+                      ('labeled', 'labeled_3case')):
+        assert sorted({c.split('_')[0] for c in conv[name]}) == sorted(
+            tool[key]), name

@@ -36,6 +36,8 @@ import h5py
 import nibabel as nib
 import numpy as np
 
+from .split_files import draw_labeled, draw_splits
+
 #: Transpose from NIfTI (X, Y, Z) to h5 (D, H, W) order; it is its own inverse.
 NIFTI_TO_DHW = (2, 1, 0)
 NIFTI_AXES = 'zyx'
@@ -531,9 +533,13 @@ def make_splits(case_ids: Sequence[str],
         group_pattern (str, optional): Regex; cases whose first match is equal
             stay in one split (e.g. ``'^patient\\d+'`` keeps a patient's frames
             together).
-        num_labeled (int, optional): Also return ``labeled`` (the first
-            ``num_labeled`` training groups in the shuffled order) and
-            ``unlabeled`` (the other training cases).
+        num_labeled (int, optional): Also return ``labeled`` (a seeded draw
+            of ``num_labeled`` training groups) and ``unlabeled`` (the other
+            training cases).
+
+    The groups are drawn by :func:`split_files.draw_splits` and
+    :func:`split_files.draw_labeled`, as ``tools/make_splits.py`` draws
+    them.
 
     Returns:
         dict[str, list[str]]: ``train``, ``val``, ``test`` (and ``labeled``,
@@ -551,9 +557,6 @@ def make_splits(case_ids: Sequence[str],
             key = m.group(0) if m else cid
         groups.setdefault(key, []).append(cid)
     keys = sorted(groups)
-    order = [
-        keys[i] for i in np.random.default_rng(seed).permutation(len(keys))
-    ]
     total = float(sum(ratios))
     n_val = int(round(len(keys) * ratios[1] / total))
     n_test = int(round(len(keys) * ratios[2] / total))
@@ -563,18 +566,18 @@ def make_splits(case_ids: Sequence[str],
                 n_val -= 1
             else:
                 n_test -= 1
-    n_train = len(keys) - n_val - n_test
-    parts = dict(
-        train=order[:n_train],
-        val=order[n_train:n_train + n_val],
-        test=order[n_train + n_val:])
+    # the same seeded draw as tools/make_splits.py (split_files.draw_splits)
+    drawn = draw_splits(keys, n_val, n_test, seed)
+    parts = {name: drawn[name] for name in ('train', 'val', 'test')}
     if num_labeled is not None:
+        n_train = len(parts['train'])
         if not 0 < num_labeled <= n_train:
             raise ConversionError(
                 f'num_labeled must be in 1..{n_train} (the number of training '
                 f'cases/groups), got {num_labeled}')
-        parts['labeled'] = parts['train'][:num_labeled]
-        parts['unlabeled'] = parts['train'][num_labeled:]
+        sets = draw_labeled(parts['train'], [num_labeled], seed)
+        parts['labeled'] = sets[f'labeled_{num_labeled}case']
+        parts['unlabeled'] = sets[f'unlabeled_{num_labeled}case']
     return {
         name: sorted(c for k in ks for c in groups[k])
         for name, ks in parts.items()

@@ -10,6 +10,8 @@ import os.path as osp
 import re
 from typing import Dict, List, Optional, Sequence
 
+import numpy as np
+
 #: Folder holding one sub-folder of shipped split files per dataset.
 SPLITS_ROOT = osp.join(osp.dirname(osp.abspath(__file__)), 'splits')
 
@@ -170,3 +172,67 @@ def patients_of_split(ids: Sequence[str],
         list[str]: Patient ids without repeats.
     """
     return list(dict.fromkeys(patient_of(i, pattern) for i in ids))
+
+
+def draw_splits(patients: Sequence[str], n_val: int, n_test: int,
+                seed: int) -> Dict[str, List[str]]:
+    """Seeded patient-level train / val / test split.
+
+    The one place where splits are drawn: ``tools/make_splits.py`` and the
+    converters (``converters.make_splits``) both call it, so a seed means the
+    same split everywhere.
+
+    Args:
+        patients (Sequence[str]): Distinct patient (or group) ids.
+        n_val (int): Validation patients.
+        n_test (int): Test patients.
+        seed (int): Seed of the draw (the order of ``patients`` does not
+            matter: they are sorted first).
+
+    Returns:
+        dict[str, list[str]]: ``train``, ``val``, ``test`` and ``valtest``
+        (val + test), each sorted.
+    """
+    patients = sorted(set(patients))
+    if n_val < 0 or n_test < 0 or n_val + n_test > len(patients):
+        raise ValueError(f'cannot draw {n_val} val + {n_test} test patients '
+                         f'from {len(patients)}')
+    order = [str(p) for p in np.random.default_rng([seed, 0]).permutation(
+        patients)] if patients else []
+    val, test = order[:n_val], order[n_val:n_val + n_test]
+    return dict(
+        train=sorted(order[n_val + n_test:]),
+        val=sorted(val),
+        test=sorted(test),
+        valtest=sorted(val + test))
+
+
+def draw_labeled(train: Sequence[str], sizes: Sequence[int],
+                 seed: int) -> Dict[str, List[str]]:
+    """Seeded, nested labeled sets of training patients and their rest.
+
+    One draw order serves every size, so the ``N``-patient set holds every
+    smaller one (the 3-case set contains the 1-case patient).
+
+    Args:
+        train (Sequence[str]): Distinct training patient ids.
+        sizes (Sequence[int]): Labeled set sizes, each in
+            ``1..len(train)``.
+        seed (int): Seed of the draw.
+
+    Returns:
+        dict[str, list[str]]: ``labeled_<N>case`` (in draw order) and
+        ``unlabeled_<N>case`` (sorted) for each size ``N``.
+    """
+    train = sorted(set(train))
+    order = [str(p) for p in np.random.default_rng([seed, 1]).permutation(
+        train)] if train else []
+    splits = {}
+    for n in sizes:
+        if not 1 <= n <= len(train):
+            raise ValueError(f'cannot draw {n} labeled patients from '
+                             f'{len(train)} training patients')
+        labeled = order[:n]
+        splits[f'labeled_{n}case'] = labeled
+        splits[f'unlabeled_{n}case'] = sorted(set(train) - set(labeled))
+    return splits
