@@ -239,3 +239,31 @@ def test_head_losses_equal_base_decode_head():
     assert ours.keys() == base.keys()
     for key in base:
         torch.testing.assert_close(ours[key], base[key])
+
+
+def test_step_reads_no_tensor_value_on_the_host(monkeypatch):
+    """``model.loss`` of the config never turns a tensor into a Python value
+    (on a GPU each would make the host wait): bool/int/float/item/tolist are
+    counted by call site. The only one allowed is the CutMix partner shift,
+    drawn from the CPU generator on purpose."""
+    model = build()
+    inputs, samples = batch(3)
+    sites = []
+
+    def spy(name):
+        original = getattr(torch.Tensor, name)
+
+        def wrapper(self, *args, **kwargs):
+            import traceback
+            frame = traceback.extract_stack(limit=2)[0]
+            sites.append((name, osp.basename(frame.filename), self.device))
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, wrapper)
+
+    for name in ('__bool__', '__int__', '__float__', 'item', 'tolist'):
+        spy(name)
+    model.loss(inputs, samples)
+    monkeypatch.undo()
+    assert sites == [('__int__', 'weak_to_strong_segmentor.py',
+                      torch.device('cpu'))]

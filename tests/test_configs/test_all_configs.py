@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmseg.registry import DATASETS, MODELS
-from projects.aigcmatch.utils import apply_cfg_options
+from projects.aigcmatch.utils import apply_cfg_options, check_num_classes
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', 'configs'))
 CONFIGS = sorted(
@@ -93,6 +93,7 @@ def test_every_config_is_found():
 @pytest.mark.parametrize('name', CONFIGS)
 def test_parses_and_model_builds(name):
     cfg = load(name)
+    check_num_classes(cfg)  # head and every dataset agree on the classes
     assert cfg.default_scope == 'mmseg'
     assert cfg.custom_imports == dict(
         imports=['projects.aigcmatch'], allow_failed_imports=False)

@@ -8,6 +8,7 @@ import pytest
 from mmengine.config import Config
 
 from projects.aigcmatch.utils import (UserError, apply_cfg_options,
+                                      check_num_classes,
                                       refuse_to_clobber_work_dir)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -98,3 +99,29 @@ def test_work_dir_with_checkpoints_is_not_clobbered(tmp_path):
         refuse_to_clobber_work_dir(str(tmp_path), resume=False)
     refuse_to_clobber_work_dir(str(tmp_path), resume=True)
     refuse_to_clobber_work_dir(str(tmp_path / 'fresh'), resume=False)
+
+
+def test_head_and_dataset_classes_must_agree():
+    proc = run(sys.executable, 'tools/train.py',
+               'configs/aigcmatch_acdc_7case.py', '--cfg-options',
+               'model.decode_head.num_classes=3')
+    assert_one_clear_error(
+        proc, r'model.decode_head.num_classes is 3, but train_dataloader'
+        r'.dataset \(ACDCDataset\) has 4 classes .*num_classes=4')
+
+
+def test_class_check_reads_a_metainfo_override():
+    cfg = Config(
+        dict(
+            model=dict(decode_head=dict(num_classes=2)),
+            val_dataloader=dict(dataset=dict(type='ACDCDataset')),
+            test_dataloader=dict(
+                dataset=dict(
+                    type='ACDCDataset',
+                    metainfo=dict(classes=('background', 'LV'))))))
+    with pytest.raises(UserError, match=r'val_dataloader.dataset .* has 4 '):
+        check_num_classes(cfg)
+    cfg.val_dataloader.dataset.metainfo = dict(classes=('background', 'LV'))
+    check_num_classes(cfg)  # agrees now
+    cfg.model.decode_head.num_classes = None
+    check_num_classes(cfg)  # nothing to compare against

@@ -160,11 +160,59 @@ def parse_tool_args(parser: argparse.ArgumentParser,
     return args
 
 
+_LOADERS = ('train_dataloader', 'unlabeled_dataloader', 'mix_dataloader',
+            'val_dataloader', 'test_dataloader')
+
+
+def _dataset_classes(dataset: Any) -> Optional[tuple]:
+    """The class names a dataset config will have (None: unknown)."""
+    if not isinstance(dataset, dict):
+        return None
+    metainfo = dataset.get('metainfo') or {}
+    if metainfo.get('classes') is not None:
+        return tuple(metainfo['classes'])
+    from mmseg.registry import DATASETS
+    kind = dataset.get('type')
+    cls = DATASETS.get(kind) if isinstance(kind, str) else kind
+    classes = (getattr(cls, 'METAINFO', None) or {}).get('classes')
+    return None if classes is None else tuple(classes)
+
+
+def check_num_classes(cfg: Config) -> None:
+    """Refuse a config whose decode head predicts another number of classes
+    than its datasets have, before anything is built.
+
+    The training pipeline checks every label against the dataset's classes
+    when it loads it; this check ties those classes to the head, so the
+    losses need not check labels again on every step (a host-device sync).
+    """
+    head = (cfg.get('model') or {}).get('decode_head')
+    num_classes = head.get('num_classes') if isinstance(head, dict) else None
+    if num_classes is None:
+        return
+    loaders = [(key, cfg.get(key)) for key in _LOADERS]
+    train_cfg = cfg.get('train_cfg') or {}
+    loaders += [(f'train_cfg.{key}', train_cfg.get(key))
+                for key in ('unlabeled_dataloader', 'mix_dataloader')]
+    for key, loader in loaders:
+        if not isinstance(loader, dict):
+            continue
+        classes = _dataset_classes(loader.get('dataset'))
+        if classes is not None and len(classes) != num_classes:
+            raise UserError(
+                f'model.decode_head.num_classes is {num_classes}, but '
+                f'{key}.dataset ({loader["dataset"].get("type")}) has '
+                f'{len(classes)} classes {list(classes)}: make them agree '
+                f'(e.g. --cfg-options model.decode_head.num_classes='
+                f'{len(classes)})')
+
+
 def prepare_config(args: argparse.Namespace) -> Config:
     """Load ``args.config``, apply the checked ``--cfg-options``, set the
     launcher and the work dir (CLI > config file > ``work_dirs/<name>``)."""
     cfg = load_config(args.config)
     apply_cfg_options(cfg, args.cfg_options, args.allow_new_keys)
+    check_num_classes(cfg)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

@@ -35,8 +35,10 @@ class MaskedDiceLoss(nn.Module):
             be back-propagated by mmseg. Defaults to ``'loss_dice'``.
         check_targets (bool): Raise on labels outside ``[0, C)`` at unmasked
             pixels. The check makes the host wait for the GPU once per call;
-            pseudo-labels (an argmax) are valid by construction, so the
-            unlabeled losses switch it off. Defaults to True.
+            the shipped configs switch it off (pseudo-labels are an argmax;
+            ground-truth labels are checked when loaded, against the
+            dataset's classes, which the tools check against the head's
+            ``num_classes``). Defaults to True.
     """
 
     def __init__(self,
