@@ -267,3 +267,20 @@ def test_step_reads_no_tensor_value_on_the_host(monkeypatch):
     monkeypatch.undo()
     assert sites == [('__int__', 'weak_to_strong_segmentor.py',
                       torch.device('cpu'))]
+
+
+@pytest.mark.parametrize('channels_last', [True, False])
+def test_batch_tail_gradient_keeps_the_memory_format(channels_last):
+    from projects.aigcmatch.models.segmentors.weak_to_strong_segmentor import \
+        _batch_tail
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    base = torch.randn(5, 3, 4, 4).contiguous(memory_format=fmt)
+    weight = torch.randn(3, 3, 4, 4).contiguous(memory_format=fmt)
+    grads = []
+    for tail in (_batch_tail, lambda x, s: x[s:]):
+        x = base.clone().requires_grad_(True)
+        # two uses, as the features' (clean decode + perturbed tail)
+        ((x * 2).sum() + (tail(x, 2) * weight).sum()).backward()
+        grads.append(x.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+    assert grads[0].is_contiguous(memory_format=fmt)
