@@ -23,7 +23,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from projects.aigcmatch.utils import run_tool  # noqa: E402
+from projects.aigcmatch.utils import model_num_classes, run_tool  # noqa: E402
 
 #: Config keys of the loaders, in report order, and the group each belongs
 #: to for the patient-overlap check (mix draws from the unlabeled pool).
@@ -106,7 +106,7 @@ def check_config(cfg, full_check: bool = True, progress: bool = True):
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     summary, problems = [], []
     splits = []  # (group, where, split path, patients)
-    num_classes = _model_num_classes(cfg)
+    num_classes = model_num_classes(cfg)
     for key, group, loader in loader_configs(cfg):
         if 'dataset' not in loader:
             problems.append(f'[{key}] no "dataset"; expected a dataset '
@@ -146,11 +146,6 @@ def check_config(cfg, full_check: bool = True, progress: bool = True):
                 f'{len(found)} problem(s)')
     problems += _overlap_problems(splits)
     return summary, problems
-
-
-def _model_num_classes(cfg):
-    head = (cfg.get('model') or {}).get('decode_head') or {}
-    return head.get('num_classes') if isinstance(head, dict) else None
 
 
 def _overlap_problems(splits):

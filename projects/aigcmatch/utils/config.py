@@ -178,6 +178,12 @@ def _dataset_classes(dataset: Any) -> Optional[tuple]:
     return None if classes is None else tuple(classes)
 
 
+def model_num_classes(cfg: Config) -> Optional[int]:
+    """``model.decode_head.num_classes`` of a config (None if not set)."""
+    head = (cfg.get('model') or {}).get('decode_head')
+    return head.get('num_classes') if isinstance(head, dict) else None
+
+
 def check_num_classes(cfg: Config) -> None:
     """Refuse a config whose decode head predicts another number of classes
     than its datasets have, before anything is built.
@@ -186,8 +192,7 @@ def check_num_classes(cfg: Config) -> None:
     when it loads it; this check ties those classes to the head, so the
     losses need not check labels again on every step (a host-device sync).
     """
-    head = (cfg.get('model') or {}).get('decode_head')
-    num_classes = head.get('num_classes') if isinstance(head, dict) else None
+    num_classes = model_num_classes(cfg)
     if num_classes is None:
         return
     loaders = [(key, cfg.get(key)) for key in _LOADERS]
