@@ -23,14 +23,19 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from projects.aigcmatch.utils import model_num_classes, run_tool  # noqa: E402
+from projects.aigcmatch.utils import run_tool  # noqa: E402
+from projects.aigcmatch.utils.config import (  # noqa: E402
+    dataloader_configs, dataset_configs, model_num_classes)
 
 #: Config keys of the loaders, in report order, and the group each belongs
 #: to for the patient-overlap check (mix draws from the unlabeled pool).
-LOADERS = (('train_dataloader', 'labeled'),
-           ('unlabeled_dataloader', 'unlabeled'),
-           ('mix_dataloader', 'unlabeled'), ('val_dataloader', 'val'),
-           ('test_dataloader', 'test'))
+#: Overlap group of each dataloader: no patient may sit in two groups.
+GROUPS = dict(
+    train_dataloader='labeled',
+    unlabeled_dataloader='unlabeled',
+    mix_dataloader='unlabeled',
+    val_dataloader='val',
+    test_dataloader='test')
 
 
 def parse_args(argv=None):
@@ -59,32 +64,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def loader_configs(cfg):
-    """``(loader key, overlap group, dataloader config)`` of every loader the
-    config defines (``unlabeled_dataloader``/``mix_dataloader`` may also sit
-    in ``train_cfg``)."""
-    found = []
-    train_cfg = cfg.get('train_cfg') or {}
-    for key, group in LOADERS:
-        loader = cfg.get(key) or train_cfg.get(key)
-        if loader:
-            found.append((key, group, loader))
-    return found
-
-
-def dataset_configs(dataset_cfg, where):
-    """Leaf dataset configs under wrappers (``dataset``/``datasets`` keys of
-    RepeatDataset, ConcatDataset, ...), each with where it sits."""
-    if 'datasets' in dataset_cfg:
-        leaves = []
-        for i, child in enumerate(dataset_cfg['datasets']):
-            leaves += dataset_configs(child, f'{where}.datasets.{i}')
-        return leaves
-    if 'dataset' in dataset_cfg:
-        return dataset_configs(dataset_cfg['dataset'], f'{where}.dataset')
-    return [(where, dataset_cfg)]
-
-
 def check_config(cfg, full_check: bool = True, progress: bool = True):
     """Check every dataset of a config.
 
@@ -107,7 +86,8 @@ def check_config(cfg, full_check: bool = True, progress: bool = True):
     summary, problems = [], []
     splits = []  # (group, where, split path, patients)
     num_classes = model_num_classes(cfg)
-    for key, group, loader in loader_configs(cfg):
+    for key, loader in dataloader_configs(cfg):
+        group = GROUPS[key]
         if 'dataset' not in loader:
             problems.append(f'[{key}] no "dataset"; expected a dataset '
                             'config in the dataloader')

@@ -160,8 +160,35 @@ def parse_tool_args(parser: argparse.ArgumentParser,
     return args
 
 
-_LOADERS = ('train_dataloader', 'unlabeled_dataloader', 'mix_dataloader',
-            'val_dataloader', 'test_dataloader')
+#: The dataloaders a config may define (the last two may sit in train_cfg).
+DATALOADER_KEYS = ('train_dataloader', 'unlabeled_dataloader',
+                   'mix_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def dataloader_configs(cfg: Config) -> List[tuple]:
+    """``(key, dataloader config)`` of every dataloader the config defines
+    (``unlabeled_dataloader``/``mix_dataloader`` may also be in
+    ``train_cfg``)."""
+    found = []
+    train_cfg = cfg.get('train_cfg') or {}
+    for key in DATALOADER_KEYS:
+        loader = cfg.get(key) or train_cfg.get(key)
+        if loader:
+            found.append((key, loader))
+    return found
+
+
+def dataset_configs(dataset_cfg: dict, where: str) -> List[tuple]:
+    """Leaf dataset configs under wrappers (``dataset``/``datasets`` keys of
+    RepeatDataset, ConcatDataset, ...), each with where it sits."""
+    if 'datasets' in dataset_cfg:
+        leaves = []
+        for i, child in enumerate(dataset_cfg['datasets']):
+            leaves += dataset_configs(child, f'{where}.datasets.{i}')
+        return leaves
+    if 'dataset' in dataset_cfg:
+        return dataset_configs(dataset_cfg['dataset'], f'{where}.dataset')
+    return [(where, dataset_cfg)]
 
 
 def _dataset_classes(dataset: Any) -> Optional[tuple]:
@@ -195,21 +222,19 @@ def check_num_classes(cfg: Config) -> None:
     num_classes = model_num_classes(cfg)
     if num_classes is None:
         return
-    loaders = [(key, cfg.get(key)) for key in _LOADERS]
-    train_cfg = cfg.get('train_cfg') or {}
-    loaders += [(f'train_cfg.{key}', train_cfg.get(key))
-                for key in ('unlabeled_dataloader', 'mix_dataloader')]
-    for key, loader in loaders:
-        if not isinstance(loader, dict):
+    for key, loader in dataloader_configs(cfg):
+        if not isinstance(loader.get('dataset'), dict):
             continue
-        classes = _dataset_classes(loader.get('dataset'))
-        if classes is not None and len(classes) != num_classes:
-            raise UserError(
-                f'model.decode_head.num_classes is {num_classes}, but '
-                f'{key}.dataset ({loader["dataset"].get("type")}) has '
-                f'{len(classes)} classes {list(classes)}: make them agree '
-                f'(e.g. --cfg-options model.decode_head.num_classes='
-                f'{len(classes)})')
+        for where, dataset in dataset_configs(loader['dataset'],
+                                              f'{key}.dataset'):
+            classes = _dataset_classes(dataset)
+            if classes is not None and len(classes) != num_classes:
+                raise UserError(
+                    f'model.decode_head.num_classes is {num_classes}, but '
+                    f'{where} ({dataset.get("type")}) has {len(classes)} '
+                    f'classes {list(classes)}: make them agree (e.g. '
+                    f'--cfg-options model.decode_head.num_classes='
+                    f'{len(classes)})')
 
 
 def prepare_config(args: argparse.Namespace) -> Config:
