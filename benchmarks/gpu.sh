@@ -154,14 +154,12 @@ stage metrics 150 "$PY" benchmarks/metrics.py "${METRIC_ARGS[@]}"
 stage demo_data 150 "$PY" tools/generate_demo_data.py --out "$WORK/demo_acdc" "${DEMO_ARGS[@]}"
 TRAIN_OPTS=(data_root="$WORK/demo_acdc" train_cfg.max_iters="$TRAIN_ITERS"
             train_cfg.val_interval="$TRAIN_ITERS" default_hooks.checkpoint.interval="$TRAIN_ITERS")
-AMP_ARGS=()
-[ "$DEVICE" = "cuda" ] && AMP_ARGS=(--amp)
 stage train_slow 200 "$PY" tools/train.py configs/demo/aigcmatch_demo_3case.py \
     --work-dir "$WORK/train_slow" --cfg-options "${TRAIN_OPTS[@]}" model.channels_last=False
 if [ "$DEVICE" = "cuda" ]; then
     stage train_fast 200 "$PY" tools/train.py configs/demo/aigcmatch_demo_3case.py \
-        --work-dir "$WORK/train_fast" --amp --allow-new-keys \
-        --cfg-options "${TRAIN_OPTS[@]}" model.channels_last=True optim_wrapper.dtype=bfloat16
+        --work-dir "$WORK/train_fast" --amp \
+        --cfg-options "${TRAIN_OPTS[@]}" model.channels_last=True
 else  # AMP needs CUDA in mmengine: channels-last only
     stage train_fast 200 "$PY" tools/train.py configs/demo/aigcmatch_demo_3case.py \
         --work-dir "$WORK/train_fast" --cfg-options "${TRAIN_OPTS[@]}" model.channels_last=True

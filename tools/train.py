@@ -31,7 +31,8 @@ def parse_args(argv=None):
         '--amp',
         action='store_true',
         default=False,
-        help='enable automatic mixed precision training')
+        help='mixed precision (mmengine AmpOptimWrapper): bfloat16 on GPUs '
+        'that support it, else float16; float32 on a machine without CUDA')
     add_config_args(parser)
     return parse_tool_args(parser, argv)
 
@@ -42,7 +43,7 @@ def main(argv=None):
     from mmengine.logging import print_log
     from mmengine.runner import Runner
 
-    from projects.aigcmatch.compat import (cleanup_distributed,
+    from projects.aigcmatch.compat import (amp_dtype, cleanup_distributed,
                                            init_distributed,
                                            sanitize_cfg_for_device)
     from projects.aigcmatch.utils import (prepare_config,
@@ -58,6 +59,10 @@ def main(argv=None):
                              f'{optim_type}')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        if cfg.optim_wrapper.get('dtype') is None:
+            # bfloat16 where the GPU has it (no overflow, same range as
+            # float32), else float16 with the dynamic loss scale
+            cfg.optim_wrapper.dtype = amp_dtype()
 
     cfg.resume = args.resume
     changes = sanitize_cfg_for_device(cfg)

@@ -7,7 +7,8 @@ import torch.nn as nn
 from mmengine.config import Config
 
 from projects.aigcmatch.compat import (DeviceAwareDistributedDataParallel,
-                                       cleanup_distributed, init_distributed,
+                                       amp_dtype, cleanup_distributed,
+                                       init_distributed,
                                        sanitize_cfg_for_device)
 from projects.aigcmatch.compat.distributed import cuda_usable
 
@@ -27,6 +28,26 @@ def test_sanitize_cfg_reverts_syncbn_and_backend():
     assert cfg.sync_bn is None
     assert cfg.env_cfg.dist_cfg.backend == 'gloo'
     assert len(changes) == 4
+
+
+@pytest.mark.skipif(cuda_usable(), reason='CPU-only behaviour')
+def test_sanitize_cfg_trains_amp_configs_in_float32_on_cpu():
+    cfg = Config(
+        dict(
+            optim_wrapper=dict(
+                type='AmpOptimWrapper',
+                dtype='bfloat16',
+                loss_scale='dynamic',
+                optimizer=dict(type='SGD', lr=0.01))))
+    changes = sanitize_cfg_for_device(cfg)
+    # mmengine's AmpOptimWrapper asserts CUDA: it would stop the run
+    assert cfg.optim_wrapper == dict(
+        type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01))
+    assert changes == [
+        'optim_wrapper.type: AmpOptimWrapper -> OptimWrapper (mixed '
+        'precision needs CUDA: training in float32)'
+    ]
+    assert amp_dtype() == 'float16'  # no GPU: the fallback
 
 
 def test_launcher_pytorch_without_torchrun_env_is_a_clear_error(monkeypatch):

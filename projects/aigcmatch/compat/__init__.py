@@ -14,7 +14,7 @@ Importing this package applies the first two; they must happen before
 """
 from .checkpoint import (UNSAFE_CHECKPOINT_HINT, allow_mmengine_checkpoint_types,
                          safe_load_checkpoint)
-from .distributed import (DeviceAwareDistributedDataParallel,
+from .distributed import (DeviceAwareDistributedDataParallel, amp_dtype,
                           cleanup_distributed, init_distributed,
                           sanitize_cfg_for_device)
 from .mmcv_ext import MissingCompiledOpError, install_mmcv_ext_standin
@@ -26,5 +26,6 @@ __all__ = [
     'MissingCompiledOpError', 'install_mmcv_ext_standin',
     'allow_mmengine_checkpoint_types', 'safe_load_checkpoint',
     'UNSAFE_CHECKPOINT_HINT', 'DeviceAwareDistributedDataParallel',
-    'init_distributed', 'cleanup_distributed', 'sanitize_cfg_for_device'
+    'init_distributed', 'cleanup_distributed', 'sanitize_cfg_for_device',
+    'amp_dtype'
 ]

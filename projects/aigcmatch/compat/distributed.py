@@ -20,6 +20,14 @@ def cuda_usable() -> bool:
     return torch.cuda.is_available() and torch.cuda.device_count() > 0
 
 
+def amp_dtype() -> str:
+    """Mixed-precision dtype for this machine: ``'bfloat16'`` on a GPU that
+    supports it (Ampere and later), else ``'float16'``."""
+    if cuda_usable() and torch.cuda.is_bf16_supported():
+        return 'bfloat16'
+    return 'float16'
+
+
 def init_distributed(launcher: str, backend: Optional[str] = None) -> None:
     """Initialise ``torch.distributed`` for ``launcher='pytorch'`` (torchrun).
 
@@ -64,8 +72,9 @@ def sanitize_cfg_for_device(cfg) -> list:
     """Make a config runnable on this machine; returns what was changed.
 
     On CPU: ``SyncBN`` norm layers become ``BN`` (SyncBN needs CUDA), the
-    ``sync_bn`` conversion is dropped, the dist backend becomes gloo and
-    dataloaders stop pinning memory.
+    ``sync_bn`` conversion is dropped, the dist backend becomes gloo,
+    dataloaders stop pinning memory, and mmengine's ``AmpOptimWrapper``
+    (CUDA only: it asserts) becomes a float32 ``OptimWrapper``.
     """
     changes = []
     if cuda_usable():
@@ -89,6 +98,14 @@ def sanitize_cfg_for_device(cfg) -> list:
         if isinstance(loader, dict) and loader.get('pin_memory'):
             loader['pin_memory'] = False  # page-locking needs CUDA
             changes.append(f'{name}.pin_memory: True -> False (no CUDA)')
+    optim_wrapper = cfg.get('optim_wrapper')
+    if isinstance(optim_wrapper, dict) and optim_wrapper.get(
+            'type') == 'AmpOptimWrapper':
+        optim_wrapper['type'] = 'OptimWrapper'
+        for key in ('dtype', 'loss_scale', 'use_fsdp'):
+            optim_wrapper.pop(key, None)
+        changes.append('optim_wrapper.type: AmpOptimWrapper -> OptimWrapper '
+                       '(mixed precision needs CUDA: training in float32)')
     if cfg.get('sync_bn') is not None:
         cfg.sync_bn = None
         changes.append('sync_bn: dropped (no CUDA)')
