@@ -62,7 +62,7 @@ train_dataloader = dict(
     batch_size=12,
     num_workers=2,
     persistent_workers=True,
-    pin_memory=True,  # page-locked batches: faster host-to-GPU copies (a no-op, with a warning, without CUDA)
+    pin_memory=True,  # page-locked batches: faster host-to-GPU copies (the tools turn it off without CUDA)
     sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
@@ -74,7 +74,7 @@ unlabeled_dataloader = dict(
     batch_size=12,
     num_workers=2,
     persistent_workers=True,
-    pin_memory=True,  # page-locked batches: faster host-to-GPU copies (a no-op, with a warning, without CUDA)
+    pin_memory=True,  # page-locked batches: faster host-to-GPU copies (the tools turn it off without CUDA)
     sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
@@ -88,7 +88,7 @@ val_dataloader = dict(
     batch_size=1,
     num_workers=2,
     persistent_workers=True,
-    pin_memory=True,  # page-locked batches: faster host-to-GPU copies (a no-op, with a warning, without CUDA)
+    pin_memory=True,  # page-locked batches: faster host-to-GPU copies (the tools turn it off without CUDA)
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
@@ -100,7 +100,7 @@ test_dataloader = dict(
     batch_size=1,
     num_workers=2,
     persistent_workers=True,
-    pin_memory=True,  # page-locked batches: faster host-to-GPU copies (a no-op, with a warning, without CUDA)
+    pin_memory=True,  # page-locked batches: faster host-to-GPU copies (the tools turn it off without CUDA)
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
