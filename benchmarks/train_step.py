@@ -36,7 +36,6 @@ Examples::
         --json results/step.json
 """
 import argparse
-import contextlib
 import gc
 import json
 import logging
@@ -93,23 +92,6 @@ def parse_variant(text: str) -> dict:
         compile='compile' in tokens)
 
 
-class AutocastOptimWrapper(OptimWrapper):
-    """``OptimWrapper`` whose ``optim_context`` runs under ``torch.autocast``
-    on any device: the CPU stand-in for mmengine's ``AmpOptimWrapper``
-    (which needs CUDA), for this benchmark only."""
-
-    def __init__(self, device_type: str, dtype: torch.dtype, **kwargs):
-        super().__init__(**kwargs)
-        self.device_type = device_type
-        self.cast_dtype = dtype
-
-    @contextlib.contextmanager
-    def optim_context(self, model):
-        with super().optim_context(model), torch.autocast(
-                self.device_type, dtype=self.cast_dtype):
-            yield
-
-
 def build_optim_wrapper(model, cfg: Config, device: torch.device,
                         precision: str):
     """The config's SGD in the wrapper the tools would use for it."""
@@ -122,7 +104,12 @@ def build_optim_wrapper(model, cfg: Config, device: torch.device,
     if device.type == 'cuda':
         from mmengine.optim import AmpOptimWrapper
         return AmpOptimWrapper(optimizer=optimizer, dtype=dtype)
-    return AutocastOptimWrapper(device.type, dtype, optimizer=optimizer)
+    if dtype is not torch.bfloat16:
+        raise ValueError(f'--variants: {precision} needs CUDA; on the CPU '
+                         'mixed precision is bf16')
+    # what tools/train.py --amp trains with on a CPU with bf16 kernels
+    from projects.aigcmatch.engine import CPUAutocastOptimWrapper
+    return CPUAutocastOptimWrapper(optimizer=optimizer)
 
 
 class OursRunner:

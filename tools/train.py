@@ -32,7 +32,8 @@ def parse_args(argv=None):
         action='store_true',
         default=False,
         help='mixed precision (mmengine AmpOptimWrapper): bfloat16 on GPUs '
-        'that support it, else float16; float32 on a machine without CUDA')
+        'that support it, else float16; without CUDA bfloat16 autocast on '
+        'CPUs with bfloat16 kernels (CPUAutocastOptimWrapper), else float32')
     add_config_args(parser)
     return parse_tool_args(parser, argv)
 

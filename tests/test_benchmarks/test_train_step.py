@@ -100,15 +100,20 @@ def test_variant_tokens(train_step):
     assert train_step.parse_variant('cl')['precision'] == 'fp32'
 
 
-def test_cpu_autocast_wrapper_gives_bf16_convolutions(train_step):
+def test_cpu_variants_use_the_training_wrapper(train_step):
+    from mmengine.config import Config
+
+    from projects.aigcmatch.engine import CPUAutocastOptimWrapper
+    cfg = Config.fromfile(CONFIG)
     conv = torch.nn.Conv2d(1, 2, 3)
-    wrapper = train_step.AutocastOptimWrapper(
-        'cpu', torch.bfloat16, optimizer=torch.optim.SGD(conv.parameters(),
-                                                         lr=0.1))
+    cpu = torch.device('cpu')
+    wrapper = train_step.build_optim_wrapper(conv, cfg, cpu, 'bf16')
+    assert isinstance(wrapper, CPUAutocastOptimWrapper)
     with wrapper.optim_context(conv):
         out = conv(torch.rand(1, 1, 8, 8))
     assert out.dtype == torch.bfloat16
-    assert conv(torch.rand(1, 1, 8, 8)).dtype == torch.float32
+    with pytest.raises(ValueError, match='fp16 needs CUDA'):
+        train_step.build_optim_wrapper(conv, cfg, cpu, 'fp16')
 
 
 def reference_step(fp_drop=0.5):

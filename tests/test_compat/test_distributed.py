@@ -10,6 +10,7 @@ from projects.aigcmatch.compat import (DeviceAwareDistributedDataParallel,
                                        amp_dtype, cleanup_distributed,
                                        init_distributed,
                                        sanitize_cfg_for_device)
+from projects.aigcmatch.compat import distributed
 from projects.aigcmatch.compat.distributed import cuda_usable
 
 
@@ -31,22 +32,24 @@ def test_sanitize_cfg_reverts_syncbn_and_backend():
 
 
 @pytest.mark.skipif(cuda_usable(), reason='CPU-only behaviour')
-def test_sanitize_cfg_trains_amp_configs_in_float32_on_cpu():
+@pytest.mark.parametrize('bf16', [True, False])
+def test_sanitize_cfg_turns_amp_configs_into_cpu_training(monkeypatch, bf16):
+    monkeypatch.setattr(distributed, 'cpu_bf16_supported', lambda: bf16)
     cfg = Config(
         dict(
             optim_wrapper=dict(
                 type='AmpOptimWrapper',
-                dtype='bfloat16',
+                dtype='float16',
                 loss_scale='dynamic',
                 optimizer=dict(type='SGD', lr=0.01))))
     changes = sanitize_cfg_for_device(cfg)
     # mmengine's AmpOptimWrapper asserts CUDA: it would stop the run
+    kind = 'CPUAutocastOptimWrapper' if bf16 else 'OptimWrapper'
     assert cfg.optim_wrapper == dict(
-        type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01))
-    assert changes == [
-        'optim_wrapper.type: AmpOptimWrapper -> OptimWrapper (mixed '
-        'precision needs CUDA: training in float32)'
-    ]
+        type=kind, optimizer=dict(type='SGD', lr=0.01))
+    assert len(changes) == 1
+    assert changes[0].startswith(f'optim_wrapper.type: AmpOptimWrapper -> '
+                                 f'{kind} (no CUDA')
     assert amp_dtype() == 'float16'  # no GPU: the fallback
 
 

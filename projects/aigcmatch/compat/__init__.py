@@ -15,8 +15,8 @@ Importing this package applies the first two; they must happen before
 from .checkpoint import (UNSAFE_CHECKPOINT_HINT, allow_mmengine_checkpoint_types,
                          safe_load_checkpoint)
 from .distributed import (DeviceAwareDistributedDataParallel, amp_dtype,
-                          cleanup_distributed, init_distributed,
-                          sanitize_cfg_for_device)
+                          cleanup_distributed, cpu_bf16_supported,
+                          init_distributed, sanitize_cfg_for_device)
 from .mmcv_ext import MissingCompiledOpError, install_mmcv_ext_standin
 
 install_mmcv_ext_standin()
@@ -27,5 +27,5 @@ __all__ = [
     'allow_mmengine_checkpoint_types', 'safe_load_checkpoint',
     'UNSAFE_CHECKPOINT_HINT', 'DeviceAwareDistributedDataParallel',
     'init_distributed', 'cleanup_distributed', 'sanitize_cfg_for_device',
-    'amp_dtype'
+    'amp_dtype', 'cpu_bf16_supported'
 ]

@@ -20,6 +20,18 @@ def cuda_usable() -> bool:
     return torch.cuda.is_available() and torch.cuda.device_count() > 0
 
 
+def cpu_bf16_supported() -> bool:
+    """Whether this CPU has native bfloat16 kernels (AVX512-BF16 or AMX).
+
+    Without them oneDNN emulates bfloat16 and autocast is slower than
+    float32, so the tools fall back to float32 there.
+    """
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def amp_dtype() -> str:
     """Mixed-precision dtype for this machine: ``'bfloat16'`` on a GPU that
     supports it (Ampere and later), else ``'float16'``."""
@@ -74,7 +86,9 @@ def sanitize_cfg_for_device(cfg) -> list:
     On CPU: ``SyncBN`` norm layers become ``BN`` (SyncBN needs CUDA), the
     ``sync_bn`` conversion is dropped, the dist backend becomes gloo,
     dataloaders stop pinning memory, and mmengine's ``AmpOptimWrapper``
-    (CUDA only: it asserts) becomes a float32 ``OptimWrapper``.
+    (CUDA only: it asserts) becomes ``CPUAutocastOptimWrapper`` (bfloat16
+    autocast) on a CPU with bfloat16 kernels, else a float32
+    ``OptimWrapper``.
     """
     changes = []
     if cuda_usable():
@@ -101,11 +115,18 @@ def sanitize_cfg_for_device(cfg) -> list:
     optim_wrapper = cfg.get('optim_wrapper')
     if isinstance(optim_wrapper, dict) and optim_wrapper.get(
             'type') == 'AmpOptimWrapper':
-        optim_wrapper['type'] = 'OptimWrapper'
         for key in ('dtype', 'loss_scale', 'use_fsdp'):
             optim_wrapper.pop(key, None)
-        changes.append('optim_wrapper.type: AmpOptimWrapper -> OptimWrapper '
-                       '(mixed precision needs CUDA: training in float32)')
+        if cpu_bf16_supported():
+            optim_wrapper['type'] = 'CPUAutocastOptimWrapper'
+            changes.append('optim_wrapper.type: AmpOptimWrapper -> '
+                           'CPUAutocastOptimWrapper (no CUDA: bfloat16 '
+                           'autocast on the CPU)')
+        else:
+            optim_wrapper['type'] = 'OptimWrapper'
+            changes.append('optim_wrapper.type: AmpOptimWrapper -> '
+                           'OptimWrapper (no CUDA, and this CPU has no '
+                           'bfloat16 kernels: training in float32)')
     if cfg.get('sync_bn') is not None:
         cfg.sync_bn = None
         changes.append('sync_bn: dropped (no CUDA)')
