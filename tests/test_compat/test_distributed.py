@@ -53,6 +53,22 @@ def test_sanitize_cfg_turns_amp_configs_into_cpu_training(monkeypatch, bf16):
     assert amp_dtype() == 'float16'  # no GPU: the fallback
 
 
+@pytest.mark.skipif(cuda_usable(), reason='CPU-only behaviour')
+def test_sanitize_cfg_unpins_every_loader_also_in_train_cfg():
+    cfg = Config(
+        dict(
+            train_dataloader=dict(pin_memory=True),
+            train_cfg=dict(unlabeled_dataloader=dict(pin_memory=True)),
+            val_dataloader=dict(pin_memory=False)))
+    changes = sanitize_cfg_for_device(cfg)
+    assert not cfg.train_dataloader.pin_memory
+    assert not cfg.train_cfg.unlabeled_dataloader.pin_memory
+    assert changes == [
+        'train_dataloader.pin_memory: True -> False (no CUDA)',
+        'unlabeled_dataloader.pin_memory: True -> False (no CUDA)'
+    ]
+
+
 def test_launcher_pytorch_without_torchrun_env_is_a_clear_error(monkeypatch):
     for key in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'):
         monkeypatch.delenv(key, raising=False)

@@ -106,9 +106,8 @@ def sanitize_cfg_for_device(cfg) -> list:
                 visit(value, f'{path}[{i}]')
 
     visit(cfg.get('model', {}), 'model')
-    for name in ('train_dataloader', 'unlabeled_dataloader', 'mix_dataloader',
-                 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(name)
+    from ..utils.config import dataloader_configs
+    for name, loader in dataloader_configs(cfg):
         if isinstance(loader, dict) and loader.get('pin_memory'):
             loader['pin_memory'] = False  # page-locking needs CUDA
             changes.append(f'{name}.pin_memory: True -> False (no CUDA)')

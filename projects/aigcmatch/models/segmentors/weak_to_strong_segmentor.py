@@ -397,8 +397,8 @@ class _BatchTail(torch.autograd.Function):
     Autograd's own slice backward makes a zero tensor in the default format;
     added to the channels-last gradient that the clean decode sends to the
     same features, it turns every encoder gradient into the default format,
-    and each convolution's backward then copies it back (7 % of a CPU step).
-    The values are the same either way.
+    and each convolution's backward then copies it back. The values are the
+    same either way.
     """
 
     @staticmethod
