@@ -73,6 +73,28 @@ def test_resume_continues_at_the_right_iteration(trained, tmp_path):
     assert osp.isfile(osp.join(work_dir, 'iter_6.pth'))
 
 
+def test_amp_flag_trains_on_a_machine_without_cuda(tiny_acdc, tmp_path):
+    import torch
+
+    from projects.aigcmatch.compat import cpu_bf16_supported
+    if torch.cuda.is_available():
+        pytest.skip('checks the CPU fallback of --amp')
+    config = write_tiny_config('configs/demo/aigcmatch_demo_3case.py',
+                               tiny_acdc, str(tmp_path), max_iters=2,
+                               interval=2)
+    proc = run([
+        sys.executable, 'tools/train.py', config, '--amp', '--work-dir',
+        str(tmp_path / 'work')
+    ])
+    wrapper = ('CPUAutocastOptimWrapper'
+               if cpu_bf16_supported() else 'OptimWrapper')
+    assert (f'optim_wrapper.type: AmpOptimWrapper -> {wrapper}'
+            in proc.stdout + proc.stderr)
+    losses = [r['loss'] for r in last_scalars(str(tmp_path / 'work'))
+              if 'loss' in r]
+    assert len(losses) == 2 and all(v == v for v in losses)
+
+
 def test_fresh_run_refuses_a_work_dir_with_checkpoints(trained):
     config, work_dir = trained
     proc = subprocess.run(
