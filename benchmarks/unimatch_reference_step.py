@@ -186,9 +186,9 @@ def random_boxes(batch: int, size: Tuple[int, int], prob: float = 0.5,
     for i in range(batch):
         if torch.rand((), generator=generator) > prob:
             continue
+        # The area once; aspect and corner are redrawn until the box fits.
+        area = float(torch.empty(()).uniform_(0.02, 0.4, generator=generator))
         while True:
-            area = float(torch.empty(()).uniform_(0.02, 0.4,
-                                                  generator=generator))
             ratio = float(torch.empty(()).uniform_(0.3, 1 / 0.3,
                                                    generator=generator))
             h = int((area * height * width * ratio)**0.5)

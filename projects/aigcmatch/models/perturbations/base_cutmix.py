@@ -5,23 +5,25 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-# Candidates drawn per sample for the rejection step; the chance that all are
-# rejected is below 1e-12 with UniMatch's ranges.
-_NUM_SIZE_CANDIDATES = 64
+# Aspect candidates drawn per box for the rejection step. The hardest case,
+# area 0.4 of a square image, accepts a candidate with probability ~0.062, so
+# all 512 are rejected with probability below 1e-14.
+_NUM_SIZE_CANDIDATES = 512
 
 
 class BaseCutMix(nn.Module):
     """A CutMix box per sample: size drawn as in UniMatch, position chosen by
     the subclass (:meth:`place_boxes`).
 
-    Box sizes follow UniMatch's sampler: area ``a ~ U(area_range)`` (fraction
-    of the image), aspect ``r = h / w ~ U(aspect_range)``,
-    ``h = int(sqrt(a * H * W * r))``, ``w = int(sqrt(a * H * W / r))``, and a
-    uniform top-left corner in the image; the draw is repeated until the box
-    fits. Accepting a size with probability ``(H - h + 1)(W - w + 1) / (H W)``
-    reproduces exactly the sizes that sampler yields; the subclass then
-    places the box. Each sample is mixed with probability ``prob`` (samples
-    not mixed get an all-False mask).
+    Box sizes follow UniMatch's sampler: the area ``a ~ U(area_range)``
+    (fraction of the image) is drawn **once**; then the aspect
+    ``r = h / w ~ U(aspect_range)``, with ``h = int(sqrt(a * H * W * r))``,
+    ``w = int(sqrt(a * H * W / r))``, and a uniform top-left corner in the
+    image are redrawn until the box fits. Here each aspect candidate is
+    accepted with the probability that such a corner fits,
+    ``(H - h + 1)(W - w + 1) / (H W)``, which gives the same distribution of
+    ``(h, w)``; the subclass then places the box. Each sample is mixed with
+    probability ``prob`` (samples not mixed get an all-False mask).
 
     Args:
         prob (float): Probability that a sample gets a box. Defaults to 0.5.
@@ -114,7 +116,9 @@ class BaseCutMix(nn.Module):
             [1, H] and [1, W].
         """
         shape = (batch, _NUM_SIZE_CANDIDATES)
-        area = _uniform(shape, self.area_range, device) * (height * width)
+        # The area once per box; only the aspect (and, in UniMatch, the
+        # corner) is redrawn until the box fits.
+        area = _uniform((batch, 1), self.area_range, device) * (height * width)
         aspect = _uniform(shape, self.aspect_range, device)
         box_h = torch.sqrt(area * aspect).floor().long()
         box_w = torch.sqrt(area / aspect).floor().long()
