@@ -125,6 +125,18 @@ def test_aigcmatch_with_a_mix_loader(tiny_cfg):
         assert math.isfinite(hub[f'train/{key}'])
 
 
+def test_a_mix_loader_the_model_does_not_read_is_not_built(tiny_cfg):
+    cfg = tiny_cfg('aigcmatch_acdc_3case.py', max_iters=1, validate=False)
+    assert cfg.model.mix_source == 'batch'
+    cfg.mix_dataloader = copy.deepcopy(cfg.unlabeled_dataloader)
+    recorder = RecordBatches()
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(recorder)
+    runner.train()
+    assert set(runner.train_loop.loaders) == {'labeled', 'unlabeled'}
+    assert set(recorder.batches[0]) == {'labeled', 'unlabeled'}
+
+
 def test_branch_loaders_are_seeded_apart(tiny_cfg):
     # unlabeled_dataloader may also sit in train_cfg.
     cfg = tiny_cfg('aigcmatch_acdc_3case.py')

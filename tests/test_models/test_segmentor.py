@@ -525,3 +525,92 @@ def test_check_train_batches():
     # Without CutMix there is no partner, so any unlabeled batch works.
     no_mix = build('aigcmatch', image_perturbation=None)
     no_mix.check_train_batches(dict(labeled=2, unlabeled=1))
+
+
+# --------------------------------------------------------------------- #
+# UniMatch's way: joint FP decode, BN running statistics, train branches
+# --------------------------------------------------------------------- #
+def test_joint_fp_decode_is_one_decoder_pass_over_clean_and_perturbed():
+    model = build('unimatch', fp_decode='joint', mix_source='batch')
+    batches = []
+    original = model.decode_head.forward
+
+    def forward(feats):
+        batches.append(feats[0].shape[0])
+        return original(feats)
+
+    model.decode_head.forward = forward
+    model.loss(*branch_batch(n_x=2, n_u=3))
+    # clean + perturbed features of the 2 labeled and 3 weak images in one
+    # pass, then both strong views (2 x 3) in another: no separate FP pass.
+    assert batches == [10, 6]
+
+
+def test_joint_fp_with_an_identity_perturbation_repeats_the_clean_logits():
+    model = build('unimatch', fp_decode='joint')
+    model.feature_perturbation.p = 0.0
+    outputs = []
+    original = model.decode_head.forward
+
+    def forward(feats):
+        outputs.append(original(feats))
+        return outputs[-1]
+
+    model.decode_head.forward = forward
+    model.loss(*branch_batch(n_x=2, n_u=2))
+    clean, perturbed = outputs[0].chunk(2)
+    # Identical halves give the decoder's BN the same batch statistics as
+    # the clean half alone, so the perturbed half is the clean one again.
+    torch.testing.assert_close(perturbed, clean)
+
+
+def test_joint_fp_refuses_attention_guided_perturbation():
+    with pytest.raises(ValueError, match="fp_decode='joint'.*AttFeaPerb"):
+        build('aigcmatch', fp_decode='joint')
+
+
+def running_stats(model) -> List[Tensor]:
+    return [
+        t.clone() for m in model.modules() if isinstance(m, nn.BatchNorm2d)
+        for t in (m.running_mean, m.running_var)
+    ]
+
+
+@pytest.mark.parametrize('bn_stats', ['clean', 'all'])
+def test_bn_running_stats_follow_the_clean_pass_unless_asked(bn_stats):
+    inputs, samples = branch_batch(n_x=2, n_u=2)
+    # Reference: the running statistics after the clean pass alone.
+    torch.manual_seed(0)
+    ref = build('unimatch', bn_stats=bn_stats, mix_source='batch')
+    torch.manual_seed(0)
+    feats = ref.extract_feat(
+        torch.cat([inputs['labeled'], inputs['unlabeled']['weak']]))
+    ref.decode_head(feats)
+
+    torch.manual_seed(0)
+    model = build('unimatch', bn_stats=bn_stats, mix_source='batch')
+    torch.manual_seed(0)
+    model.loss(inputs, samples)
+    after, clean_only = running_stats(model), running_stats(ref)
+    same = all(torch.allclose(a, b) for a, b in zip(after, clean_only))
+    num_tracked = [int(m.num_batches_tracked) for m in model.modules()
+                   if isinstance(m, nn.BatchNorm2d)]
+    if bn_stats == 'clean':
+        assert same
+        assert set(num_tracked) == {1}
+        # the flag is restored after the perturbed passes
+        assert all(m.track_running_stats for m in model.modules()
+                   if isinstance(m, nn.BatchNorm2d))
+    else:
+        assert not same
+        assert max(num_tracked) > 1
+
+
+@pytest.mark.parametrize('mix_source, branches', [
+    ('batch', ('labeled', 'unlabeled')),
+    ('loader', ('labeled', 'unlabeled', 'mix')),
+])
+def test_train_branches(mix_source, branches):
+    assert build('unimatch', mix_source=mix_source).train_branches == branches
+    no_mix = build('unimatch', mix_source=mix_source, image_perturbation=None)
+    assert no_mix.train_branches == ('labeled', 'unlabeled')

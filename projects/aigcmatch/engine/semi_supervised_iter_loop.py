@@ -33,7 +33,8 @@ class SemiSupervisedIterLoop(IterBasedTrainLoop):
             ``unlabeled_dataloader``; one of the two must exist.
         mix_dataloader (DataLoader | dict, optional): A second unlabeled
             loader whose images are CutMix partners (``mix_source='loader'``).
-            Defaults to the config's top-level ``mix_dataloader`` if any.
+            Defaults to the config's top-level ``mix_dataloader`` if any. It
+            is built only if the model's ``train_branches`` name ``'mix'``.
         val_begin (int): Iteration to start validating at. Defaults to 1.
         val_interval (int): Validation interval. Defaults to 1000.
         dynamic_intervals (list, optional): As in ``IterBasedTrainLoop``.
@@ -63,7 +64,9 @@ class SemiSupervisedIterLoop(IterBasedTrainLoop):
         self.loaders = dict(labeled=self.dataloader)
         self.loaders['unlabeled'] = self._build(unlabeled_dataloader,
                                                 'unlabeled')
-        if mix_dataloader is not None:
+        # A configured mix loader is built only for a model that reads it
+        # (no data loading for partners nobody uses).
+        if mix_dataloader is not None and 'mix' in self._model_branches():
             self.loaders['mix'] = self._build(mix_dataloader, 'mix')
         self._check_against_model()
         self.iterators = {
@@ -82,10 +85,18 @@ class SemiSupervisedIterLoop(IterBasedTrainLoop):
             seed=None if seed is None else seed + BRANCH_SEED_OFFSETS[branch],
             diff_rank_seed=randomness.get('diff_rank_seed', False))
 
-    def _check_against_model(self) -> None:
+    def _model(self):
         model = self.runner.model
-        model = getattr(model, 'module', model)
-        check = getattr(model, 'check_train_batches', None)
+        return getattr(model, 'module', model)
+
+    def _model_branches(self):
+        """Branches the model reads; a model that does not say gets every
+        configured loader."""
+        return getattr(self._model(), 'train_branches',
+                       ('labeled', 'unlabeled', 'mix'))
+
+    def _check_against_model(self) -> None:
+        check = getattr(self._model(), 'check_train_batches', None)
         if check is not None:
             check({
                 name: loader.batch_size

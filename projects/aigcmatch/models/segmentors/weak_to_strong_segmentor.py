@@ -2,7 +2,8 @@
 FixMatch in one readable method (DESIGN.md §1)."""
 import math
 import warnings
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from contextlib import contextmanager
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmseg.models.segmentors import EncoderDecoder
@@ -10,8 +11,11 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
 
 MIX_SOURCES = ('batch', 'loader')
+FP_DECODES = ('separate', 'joint')
+BN_STATS = ('clean', 'all')
 
 
 @MODELS.register_module()
@@ -56,7 +60,20 @@ class WeakToStrongSegmentor(EncoderDecoder):
         mix_source (str): CutMix partner: ``'batch'`` (another image of the
             unlabeled batch, whose weak prediction exists already) or
             ``'loader'`` (a second unlabeled batch with its own no-grad
-            pass, UniMatch's way). Defaults to 'batch'.
+            eval-mode pass, UniMatch's way). Defaults to 'batch'.
+        fp_decode (str): How the perturbed features are decoded:
+            ``'separate'`` (a decoder pass on the weak view's perturbed
+            features alone) or ``'joint'`` (UniMatch's way: one decoder pass
+            over the clean and the perturbed features of the labeled and
+            weak images together, so they share the decoder's BN batch
+            statistics; needs a feature perturbation that does not use the
+            head's attention). Defaults to 'separate'.
+        bn_stats (str): Which passes update the BN running statistics (the
+            ones used at test time): ``'clean'`` (only the pass over labeled
+            and weak images; the strong and separate FP passes normalise with
+            their own batch statistics but leave the running ones alone) or
+            ``'all'`` (every training pass, UniMatch's way). Defaults to
+            'clean'.
         channels_last (bool): Keep the convolution weights and the images
             fed to the backbone in ``torch.channels_last`` memory format
             (NHWC), which cuDNN's fast (tensor-core) kernels want, mostly
@@ -104,6 +121,8 @@ class WeakToStrongSegmentor(EncoderDecoder):
                  loss_weights: Optional[Dict[str, float]] = None,
                  loss_normalizer: float = 2.0,
                  mix_source: str = 'batch',
+                 fp_decode: str = 'separate',
+                 bn_stats: str = 'clean',
                  channels_last: bool = False,
                  torch_compile: Union[bool, dict] = False):
         super().__init__(backbone, decode_head, neck, auxiliary_head,
@@ -114,6 +133,12 @@ class WeakToStrongSegmentor(EncoderDecoder):
         if mix_source not in MIX_SOURCES:
             raise ValueError(f'mix_source must be one of {MIX_SOURCES}, got '
                              f'"{mix_source}"')
+        if fp_decode not in FP_DECODES:
+            raise ValueError(f'fp_decode must be one of {FP_DECODES}, got '
+                             f'"{fp_decode}"')
+        if bn_stats not in BN_STATS:
+            raise ValueError(f'bn_stats must be one of {BN_STATS}, got '
+                             f'"{bn_stats}"')
         if not strong_views:
             raise ValueError('strong_views must name at least one view')
         weights = dict(labeled=1.0, strong=0.5, fp=0.5)
@@ -133,6 +158,8 @@ class WeakToStrongSegmentor(EncoderDecoder):
         self.conf_thresh = float(conf_thresh)
         self.strong_views = tuple(strong_views)
         self.mix_source = mix_source
+        self.fp_decode = fp_decode
+        self.bn_stats = bn_stats
         self.image_perturbation = (
             MODELS.build(image_perturbation) if image_perturbation else None)
         self.feature_perturbation = (
@@ -140,6 +167,13 @@ class WeakToStrongSegmentor(EncoderDecoder):
             if feature_perturbation else None)
         self.unsup_loss = MODELS.build(unsup_loss)
         self._check_attention_available()
+        if fp_decode == 'joint' and getattr(self.feature_perturbation,
+                                            'requires_attention', False):
+            raise ValueError(
+                "fp_decode='joint' decodes clean and perturbed features in "
+                'one pass, but feature_perturbation '
+                f'{type(self.feature_perturbation).__name__} needs the '
+                "attention of the clean pass first; use fp_decode='separate'")
         self.channels_last = bool(channels_last)
         if self.channels_last:
             # In place, so init_weights and load_state_dict keep the format.
@@ -247,13 +281,22 @@ class WeakToStrongSegmentor(EncoderDecoder):
         n_x = x.shape[0]
 
         # 1. One encoder pass over labeled + weak unlabeled images (shared BN
-        #    statistics); clean decode gives the labeled logits, the weak
-        #    prediction and the head's attention.
+        #    statistics). The clean decode gives the labeled logits, the weak
+        #    prediction and the head's attention; with fp_decode='joint' the
+        #    perturbed features of the same images are decoded in that same
+        #    pass, as UniMatch does.
         feats = self.extract_feat(torch.cat([x, u_w]))
+        joint_fp = (self.feature_perturbation is not None
+                    and self.fp_decode == 'joint')
+        if joint_fp:
+            feats_fp = self.feature_perturbation(feats, None)
+            feats = [torch.cat([f, g]) for f, g in zip(feats, feats_fp)]
         logits, attention = self._decode(feats)
         logits = self._to_input_size(logits, x)
-        logits_x, logits_u_w = logits[:n_x], logits[n_x:]
-        att_u = _slice_attention(attention, n_x, None)
+        n_clean = x.shape[0] + u_w.shape[0]
+        logits_fp = logits[n_clean + n_x:] if joint_fp else None
+        logits_x, logits_u_w = logits[:n_x], logits[n_x:n_clean]
+        att_u = _slice_attention(attention, n_x, n_clean)
 
         # 2. Pseudo-labels and confidences from the weak view (no gradient).
         with torch.no_grad():
@@ -261,12 +304,12 @@ class WeakToStrongSegmentor(EncoderDecoder):
             confident_u_w = (conf_u_w >= self.conf_thresh).float()
 
         # 3. Feature-level hook: decode perturbed weak-view features.
-        logits_fp = None
-        if self.feature_perturbation is not None:
+        if self.feature_perturbation is not None and not joint_fp:
             feats_u = tuple(_batch_tail(f, n_x) for f in feats)
             feats_fp = self.feature_perturbation(feats_u, _detach(att_u))
-            logits_fp = self._to_input_size(
-                self._decode_plain(feats_fp), u_w)
+            with self._perturbed_pass():
+                logits_fp = self._to_input_size(
+                    self._decode_plain(feats_fp), u_w)
 
         # 4. Image-level hook: mix each strong view with its partner; the
         #    pseudo-labels and confidences get exactly the same mask.
@@ -275,9 +318,10 @@ class WeakToStrongSegmentor(EncoderDecoder):
 
         # 5. Strong passes, both views in one batch.
         mixed = torch.cat([t['image'] for t in targets])
-        logits_s = self._to_input_size(
-            self._decode_plain(self.extract_feat(mixed)), mixed).chunk(
-                len(targets))
+        with self._perturbed_pass():
+            logits_s = self._to_input_size(
+                self._decode_plain(self.extract_feat(mixed)), mixed).chunk(
+                    len(targets))
 
         # 6. Losses.
         losses = self._labeled_losses(logits_x, data_samples['labeled'])
@@ -300,6 +344,35 @@ class WeakToStrongSegmentor(EncoderDecoder):
     # ------------------------------------------------------------------ #
     # pieces of the step
     # ------------------------------------------------------------------ #
+    @property
+    def train_branches(self) -> Tuple[str, ...]:
+        """The batches a training step reads: ``labeled``, ``unlabeled``
+        and, with ``mix_source='loader'``, ``mix`` (the loop builds a loader
+        only for the branches named here)."""
+        if self.image_perturbation is not None and self.mix_source == 'loader':
+            return ('labeled', 'unlabeled', 'mix')
+        return ('labeled', 'unlabeled')
+
+    @contextmanager
+    def _perturbed_pass(self):
+        """A strong or separate FP pass: with ``bn_stats='clean'`` its BN
+        layers normalise with the batch's statistics without folding them
+        into the running ones (``track_running_stats`` off for the pass)."""
+        if self.bn_stats == 'all':
+            yield
+            return
+        norms = [
+            m for m in self.modules()
+            if isinstance(m, _BatchNorm) and m.track_running_stats
+        ]
+        for m in norms:
+            m.track_running_stats = False
+        try:
+            yield
+        finally:
+            for m in norms:
+                m.track_running_stats = True
+
     def _decode(self, feats):
         """Logits and, when the head has it, its attention (else None)."""
         if getattr(self.decode_head, 'provides_attention', False):
