@@ -2,7 +2,8 @@
 """Check every dataset a config names before spending GPU hours on it.
 
 Builds the datasets of ``train_dataloader``, ``unlabeled_dataloader``,
-``mix_dataloader`` (if any), ``val_dataloader`` and ``test_dataloader`` and
+``mix_dataloader`` (if the model reads it: ``mix_source='loader'``),
+``val_dataloader`` and ``test_dataloader`` and
 checks all of their files: every id of every split names files, every file
 opens and holds ``image`` (and ``label`` where the mode needs it) of matching
 shapes, images are finite, labels lie within the config's classes, and no
@@ -87,6 +88,8 @@ def check_config(cfg, full_check: bool = True, progress: bool = True):
     splits = []  # (group, where, split path, patients)
     num_classes = model_num_classes(cfg)
     for key, loader in dataloader_configs(cfg):
+        if key == 'mix_dataloader' and not _reads_mix_loader(cfg):
+            continue  # built by the training loop only for such a model
         group = GROUPS[key]
         if 'dataset' not in loader:
             problems.append(f'[{key}] no "dataset"; expected a dataset '
@@ -126,6 +129,14 @@ def check_config(cfg, full_check: bool = True, progress: bool = True):
                 f'{len(found)} problem(s)')
     problems += _overlap_problems(splits)
     return summary, problems
+
+
+def _reads_mix_loader(cfg) -> bool:
+    """Whether the model takes CutMix partners from ``mix_dataloader``
+    (``WeakToStrongSegmentor.train_branches``)."""
+    model = cfg.get('model') or {}
+    return bool(model.get('image_perturbation')) and model.get(
+        'mix_source') == 'loader'
 
 
 def _overlap_problems(splits):

@@ -76,10 +76,14 @@ def run_one(run, seed, work_root, extra_env):
 
 def _seed_list(text):
     try:
-        return [int(s) for s in text.split(',') if s != '']
+        seeds = [int(s) for s in text.split(',') if s.strip() != '']
     except ValueError:
         raise argparse.ArgumentTypeError(
             f'--seeds takes comma-separated integers, e.g. 0,1; got {text!r}')
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(
+            f'--seeds takes distinct integers, e.g. 0,1; got {text!r}')
+    return seeds
 
 
 def fmt(values):

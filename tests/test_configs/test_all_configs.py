@@ -124,9 +124,11 @@ def build_dataset(tiny_acdc_root):
 
 
 @pytest.mark.parametrize('name', CONFIGS)
-def test_datasets_build_on_a_tiny_tree(name, tiny_acdc_root, build_dataset):
+def test_datasets_build_on_a_tiny_tree(name, tiny_acdc_root,
+                                       colin27_stand_in_root, build_dataset):
     cfg = load(name)
-    apply_cfg_options(cfg, {'data_root': tiny_acdc_root})
+    root = colin27_stand_in_root if 'colin27' in name else tiny_acdc_root
+    apply_cfg_options(cfg, {'data_root': root})
     crop = tuple(cfg.crop_size)
     loaders = [n for n in TRAIN_LOADERS + EVAL_LOADERS if cfg.get(n)]
     assert {'train_dataloader', 'val_dataloader',
@@ -135,7 +137,7 @@ def test_datasets_build_on_a_tiny_tree(name, tiny_acdc_root, build_dataset):
         assert 'unlabeled_dataloader' in loaders
     for loader in loaders:
         dataset_cfg = cfg[loader].dataset
-        assert dataset_cfg.data_root == tiny_acdc_root, loader
+        assert dataset_cfg.data_root == root, loader
         dataset = build_dataset(dataset_cfg)
         assert len(dataset) > 0, loader
         sample = dataset[0]
@@ -163,8 +165,11 @@ def test_datasets_build_on_a_tiny_tree(name, tiny_acdc_root, build_dataset):
 def test_method_configs_differ_only_in_the_method(n):
     base = f'aigcmatch_acdc_{n}case.py'
     perturbations = ('model.image_perturbation', 'model.feature_perturbation')
-    assert_differ_only_in(base, f'unimatch_acdc_{n}case.py',
-                          ('model.decode_head.attention', ) + perturbations)
+    # UniMatch also trains as its code does (docs/method.md).
+    assert_differ_only_in(
+        base, f'unimatch_acdc_{n}case.py',
+        ('model.decode_head.attention', 'model.mix_source', 'model.fp_decode',
+         'model.bn_stats') + perturbations)
     assert_differ_only_in(
         base, f'fixmatch_acdc_{n}case.py',
         ('model.decode_head.attention', 'model.strong_views',
@@ -180,6 +185,11 @@ def test_method_configs_differ_only_in_the_method(n):
     assert not uni.decode_head.attention
     assert uni.image_perturbation.type == 'RandomCutMix'
     assert uni.feature_perturbation == dict(type='RandomFeaPerb', p=0.5)
+    assert (uni.mix_source, uni.fp_decode, uni.bn_stats) == ('loader', 'joint',
+                                                             'all')
+    assert (aigc.mix_source, aigc.fp_decode, aigc.bn_stats) == ('batch',
+                                                                'separate',
+                                                                'clean')
     assert fix.image_perturbation == uni.image_perturbation
     assert fix.get('feature_perturbation') is None
     assert tuple(fix.strong_views) == ('strong1', )
@@ -197,21 +207,23 @@ def test_method_configs_differ_only_in_the_method(n):
 
 @pytest.mark.parametrize('method', METHODS)
 def test_case_counts_differ_only_in_the_splits(method):
-    split_keys = ('labeled_split', 'unlabeled_split',
-                  'train_dataloader.dataset.split',
+    split_keys = ('train_dataloader.dataset.split',
                   'unlabeled_dataloader.dataset.split',
-                  'unlabeled_dataloader.dataset.disjoint_with.0')
+                  'unlabeled_dataloader.dataset.disjoint_with.0',
+                  'mix_dataloader.dataset.split',
+                  'mix_dataloader.dataset.disjoint_with.0')
     for a, b in itertools.combinations(CASES, 2):
         assert_differ_only_in(f'{method}_acdc_{a}case.py',
                               f'{method}_acdc_{b}case.py', split_keys)
     for n in CASES:
         cfg = load(f'{method}_acdc_{n}case.py')
         assert cfg.train_dataloader.dataset.split == f'labeled_{n}case'
-        assert cfg.labeled_split == f'labeled_{n}case'
-        assert cfg.unlabeled_dataloader.dataset.split == f'unlabeled_{n}case'
-        assert cfg.unlabeled_dataloader.dataset.disjoint_with == [
-            f'labeled_{n}case', 'val', 'test'
-        ]
+        for loader in ('unlabeled_dataloader', 'mix_dataloader'):
+            assert cfg[loader].dataset.split == f'unlabeled_{n}case'
+            assert cfg[loader].dataset.disjoint_with == [
+                f'labeled_{n}case', 'val', 'test'
+            ]
+        assert 'labeled_split' not in cfg  # no variable that nothing reads
 
 
 def test_ablations_are_the_four_combinations():
@@ -257,36 +269,66 @@ def test_resnet18_config_swaps_only_the_backbone():
 
 
 def test_demo_configs():
-    # The demo trains the 3-case model itself, smaller data and schedule.
-    # Only the loss scaling differs: the short demo keeps SupBaseline's
-    # labeled weight (no /2) and ramps the unlabeled losses in.
-    demo, full = load('demo/aigcmatch_demo_3case.py'), load(
-        'aigcmatch_acdc_3case.py')
-    assert demo.model.loss_normalizer == 1.0
-    assert full.model.loss_normalizer == 2.0
-    demo.model.loss_normalizer = full.model.loss_normalizer
-    assert demo.model == full.model
-    assert demo.train_dataloader.dataset.split == 'labeled_3case'
+    # The demo trains the 3-case methods themselves, on smaller data and a
+    # shorter schedule. Only the loss scaling differs: the short demo keeps
+    # SupBaseline's labeled weight (no /2) and ramps the unlabeled losses in.
+    for method in ('aigcmatch', 'unimatch', 'fixmatch'):
+        demo = load(f'demo/{method}_demo_3case.py')
+        full = load(f'{method}_acdc_3case.py')
+        assert demo.model.loss_normalizer == 1.0
+        assert full.model.loss_normalizer == 2.0
+        demo.model.loss_normalizer = full.model.loss_normalizer
+        assert demo.model == full.model, method
+        assert demo.train_dataloader.dataset.split == 'labeled_3case'
+        assert demo.mix_dataloader.dataset.split == 'unlabeled_3case'
+    demo = load('demo/aigcmatch_demo_3case.py')
     warmup = [h for h in demo.custom_hooks
               if h.type == 'UnsupWeightWarmupHook']
     assert warmup == [dict(type='UnsupWeightWarmupHook',
                            warmup_iters=demo.max_iters // 2)]
+    for sup, full in (('supbaseline', 'supbaseline'),
+                      ('supbaseline_att', 'aigcmatch')):
+        demo_sup = load(f'demo/{sup}_demo_3case.py')
+        assert demo_sup.train_cfg.type == 'IterBasedTrainLoop'
+        # the network of the method it is the reference for
+        assert demo_sup.model.decode_head == load(
+            f'{full}_acdc_3case.py').model.decode_head
     assert_differ_only_in(
-        'demo/aigcmatch_demo_3case.py', 'demo/supbaseline_demo_3case.py',
-        ('model.decode_head.attention', 'model.image_perturbation',
-         'model.feature_perturbation', 'train_cfg.type', 'custom_hooks.3'))
-    for other, keys in (
-        ('unimatch', ('model.decode_head.attention',
-                      'model.image_perturbation',
-                      'model.feature_perturbation')),
-        ('fixmatch', ('model.decode_head.attention',
-                      'model.image_perturbation', 'model.feature_perturbation',
-                      'model.strong_views', 'model.loss_weights.strong',
-                      'model.loss_weights.fp')),
-        ('aigcmatch_mixloader', ('model.mix_source', 'mix_dataloader')),
-    ):
-        assert_differ_only_in('demo/aigcmatch_demo_3case.py',
-                              f'demo/{other}_demo_3case.py', keys)
+        'demo/aigcmatch_demo_3case.py', 'demo/supbaseline_att_demo_3case.py',
+        ('model.image_perturbation', 'model.feature_perturbation',
+         'model.loss_normalizer', 'train_cfg.type'))
+    assert_differ_only_in('demo/aigcmatch_demo_3case.py',
+                          'demo/aigcmatch_mixloader_demo_3case.py',
+                          ('model.mix_source', ))
+
+
+BENCHMARK = ('synthetic', 'colin27_aal')
+
+
+@pytest.mark.parametrize('dataset', BENCHMARK)
+def test_benchmark_runs_the_shipped_methods(dataset):
+    # Same model as the ACDC config of the method; only data and schedule
+    # are the benchmark's.
+    for method, acdc in (('supbaseline', 'supbaseline_acdc_3case.py'),
+                         ('unimatch', 'unimatch_acdc_3case.py'),
+                         ('aigcmatch', 'aigcmatch_acdc_3case.py'),
+                         ('attcutmix_randomfp',
+                          'ablation/attcutmix_random_acdc_7case.py'),
+                         ('randomcutmix_attfp',
+                          'ablation/random_attfeaperb_acdc_7case.py')):
+        cfg = load(f'benchmark/{dataset}/{method}.py')
+        assert cfg.model == load(acdc).model, method
+        assert cfg.train_cfg.type == load(acdc).train_cfg.type
+    sup_att = load(f'benchmark/{dataset}/supbaseline_att.py').model
+    assert sup_att.decode_head == load(
+        'aigcmatch_acdc_3case.py').model.decode_head
+
+
+def test_benchmark_settings_differ_only_in_the_data():
+    data_keys = ('data_root', 'metainfo') + tuple(
+        f'{loader}.dataset' for loader in TRAIN_LOADERS + EVAL_LOADERS)
+    assert_differ_only_in('benchmark/synthetic/unimatch.py',
+                          'benchmark/colin27_aal/unimatch.py', data_keys)
 
 
 # --------------------------------------------------------------------- #

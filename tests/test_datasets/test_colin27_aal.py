@@ -1,7 +1,7 @@
 """The real-MRI benchmark set: AAL grouping, sagittal slabs, splits, and the
 fetch paths of tools/dataset_converters/colin27_aal_to_h5.py, on a small
-stand-in volume with the real files' layout (the real ones are downloaded
-only by the benchmark)."""
+stand-in volume with the real files' layout (``colin27_stand_in`` of the root
+conftest; the real files are downloaded only by the benchmark)."""
 import os.path as osp
 import shutil
 import subprocess
@@ -19,28 +19,6 @@ from projects.aigcmatch.datasets.converters import ConversionError
 from projects.aigcmatch.datasets.split_files import read_split
 from projects.aigcmatch.utils import UserError
 from tools.dataset_converters.colin27_aal_to_h5 import main as tool_main
-
-SHAPE = (60, 24, 20)  # x (sagittal), y, z
-
-
-def stand_in(folder, affine=None):
-    """ch2.nii.gz / aal.nii.gz: a head whose brain spans x 5..54, with AAL
-    regions of every class in the medial slabs and cortex only laterally."""
-    if affine is None:
-        affine = np.array([[1., 0, 0, -30], [0, 1, 0, -12], [0, 0, 1, -10],
-                           [0, 0, 0, 1]])
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 255, SHAPE).astype(np.uint8)
-    aal = np.zeros(SHAPE, np.uint8)
-    aal[5:55, 4:20, 12:18] = 3  # Frontal_Sup_L: cortex
-    aal[5:55, 4:20, 10:12] = 80  # Heschl_R: cortex too
-    aal[15:45, 8:14, 6:10] = 73  # Putamen_L: deep grey
-    aal[12:48, 14:20, 2:6] = 100  # Cerebelum_6_R: cerebellum
-    folder.mkdir(parents=True, exist_ok=True)
-    nib.save(nib.Nifti1Image(image, affine), str(folder / 'ch2.nii.gz'))
-    nib.save(nib.Nifti1Image(aal, affine), str(folder / 'aal.nii.gz'))
-    return image, aal, affine
-
 
 def test_group_aal_classes():
     aal = np.array([0, 1, 70, 71, 78, 79, 90, 91, 116])
@@ -72,8 +50,9 @@ def test_slab_assignment_rule():
         assign_slabs(present, num_labeled=9)
 
 
-def test_build_writes_slabs_splits_and_keeps_world_geometry(tmp_path):
-    image, aal, affine = stand_in(tmp_path / 'templates')
+def test_build_writes_slabs_splits_and_keeps_world_geometry(
+        tmp_path, colin27_stand_in):
+    image, aal, affine = colin27_stand_in(tmp_path / 'templates')
     out = tmp_path / 'out'
     summary = build_colin27_aal(
         str(tmp_path / 'templates' / 'ch2.nii.gz'),
@@ -105,11 +84,12 @@ def test_build_writes_slabs_splits_and_keeps_world_geometry(tmp_path):
     assert len(list((out / 'data' / 'slices').glob('*.h5'))) == 8 * 4
 
 
-def test_build_refuses_a_mismatched_atlas_and_existing_output(tmp_path):
-    stand_in(tmp_path / 'a')
+def test_build_refuses_a_mismatched_atlas_and_existing_output(
+        tmp_path, colin27_stand_in):
+    colin27_stand_in(tmp_path / 'a')
     moved = np.eye(4)
     moved[0, 3] = 5
-    stand_in(tmp_path / 'b', affine=moved)
+    colin27_stand_in(tmp_path / 'b', affine=moved)
     with pytest.raises(ConversionError, match='expected the grid of'):
         build_colin27_aal(
             str(tmp_path / 'a' / 'ch2.nii.gz'),
@@ -126,8 +106,9 @@ def test_build_refuses_a_mismatched_atlas_and_existing_output(tmp_path):
     assert not list((tmp_path / 'out').glob('.converting-*'))
 
 
-def test_tool_from_a_templates_folder_warns_on_other_files(tmp_path, capsys):
-    stand_in(tmp_path / 'templates')
+def test_tool_from_a_templates_folder_warns_on_other_files(
+        tmp_path, capsys, colin27_stand_in):
+    colin27_stand_in(tmp_path / 'templates')
     tool_main([
         '--templates',
         str(tmp_path / 'templates'), '--out',
@@ -143,9 +124,9 @@ def test_tool_from_a_templates_folder_warns_on_other_files(tmp_path, capsys):
 
 @pytest.mark.skipif(
     shutil.which('dpkg-deb') is None, reason='needs dpkg-deb (Debian)')
-def test_tool_extracts_a_deb(tmp_path):
+def test_tool_extracts_a_deb(tmp_path, colin27_stand_in):
     pkg = tmp_path / 'pkg'
-    stand_in(pkg / 'usr' / 'share' / 'mricron' / 'templates')
+    colin27_stand_in(pkg / 'usr' / 'share' / 'mricron' / 'templates')
     (pkg / 'DEBIAN').mkdir()
     (pkg / 'DEBIAN' / 'control').write_text(
         'Package: mricron-data\nVersion: 0-test\nArchitecture: all\n'

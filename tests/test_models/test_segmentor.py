@@ -174,7 +174,7 @@ EXPECTED_KEYS = dict(
 @pytest.mark.parametrize('method', sorted(EXPECTED_KEYS))
 def test_loss_keys_per_method_and_mmengine_total(method):
     model = build(method, conf_thresh=0.0)
-    losses = model.loss(*branch_batch())
+    losses = model.loss(*branch_batch(mix=model.mix_source == 'loader'))
     assert set(losses) == EXPECTED_KEYS[method]
     assert all(torch.isfinite(v).all() for v in losses.values())
     assert float(losses['conf_ratio']) == 1.0  # threshold 0: all pixels
@@ -547,7 +547,7 @@ def test_joint_fp_decode_is_one_decoder_pass_over_clean_and_perturbed():
 
 
 def test_joint_fp_with_an_identity_perturbation_repeats_the_clean_logits():
-    model = build('unimatch', fp_decode='joint')
+    model = build('unimatch', fp_decode='joint', mix_source='batch')
     model.feature_perturbation.p = 0.0
     outputs = []
     original = model.decode_head.forward
@@ -581,14 +581,16 @@ def test_bn_running_stats_follow_the_clean_pass_unless_asked(bn_stats):
     inputs, samples = branch_batch(n_x=2, n_u=2)
     # Reference: the running statistics after the clean pass alone.
     torch.manual_seed(0)
-    ref = build('unimatch', bn_stats=bn_stats, mix_source='batch')
+    ref = build('unimatch', bn_stats=bn_stats, mix_source='batch',
+                fp_decode='separate')
     torch.manual_seed(0)
     feats = ref.extract_feat(
         torch.cat([inputs['labeled'], inputs['unlabeled']['weak']]))
     ref.decode_head(feats)
 
     torch.manual_seed(0)
-    model = build('unimatch', bn_stats=bn_stats, mix_source='batch')
+    model = build('unimatch', bn_stats=bn_stats, mix_source='batch',
+                fp_decode='separate')
     torch.manual_seed(0)
     model.loss(inputs, samples)
     after, clean_only = running_stats(model), running_stats(ref)
@@ -614,3 +616,24 @@ def test_train_branches(mix_source, branches):
     assert build('unimatch', mix_source=mix_source).train_branches == branches
     no_mix = build('unimatch', mix_source=mix_source, image_perturbation=None)
     assert no_mix.train_branches == ('labeled', 'unlabeled')
+
+
+@pytest.mark.parametrize('conv_init', ['kaiming', 'pytorch'])
+def test_conv_init(conv_init):
+    model = build('unimatch', conv_init=conv_init)
+    model.init_weights()
+    conv = model.backbone.levels[2][0].conv  # 3x3, 8 -> 16 channels
+    fan_in, fan_out = 8 * 9, 16 * 9
+    std = float(conv.weight.std())
+    if conv_init == 'pytorch':  # kaiming_uniform_(a=sqrt(5)): 1/sqrt(3 fan_in)
+        assert std == pytest.approx(1 / (3 * fan_in)**0.5, rel=0.15)
+        bound = 1 / fan_in**0.5
+        assert float(conv.weight.abs().max()) <= bound
+        # the head's output conv too (mmseg's default would be N(0, 0.01))
+        assert float(model.decode_head.conv_seg.weight.std()) > 0.02
+    else:  # mmcv's kaiming_init: normal, fan_out, leaky_relu
+        assert std == pytest.approx((2 / fan_out)**0.5, rel=0.15)
+        assert float(model.decode_head.conv_seg.weight.std()) == \
+            pytest.approx(0.01, rel=0.2)
+    with pytest.raises(ValueError, match='conv_init must be one of'):
+        build('unimatch', conv_init='xavier')

@@ -33,3 +33,5 @@ def test_seed_lists():
     assert _seed_list('0,1,2') == [0, 1, 2]
     with pytest.raises(argparse.ArgumentTypeError, match='comma-separated'):
         _seed_list('0 1')
+    with pytest.raises(argparse.ArgumentTypeError, match='distinct'):
+        _seed_list('0,1,0')

@@ -4,8 +4,6 @@
 dataset_type = 'ACDCDataset'
 data_root = 'data/ACDC'
 crop_size = (256, 256)  # (h, w) as in mmseg; mmcv's Resize takes (w, h)
-labeled_split = 'labeled_7case'
-unlabeled_split = 'unlabeled_7case'
 
 meta_keys = ('img_path', 'ori_shape', 'img_shape', 'scale_factor', 'case_id',
              'slice_idx', 'num_slices', 'spacing')
@@ -67,7 +65,7 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        split=labeled_split,
+        split='labeled_7case',
         mode='labeled',
         pipeline=train_pipeline))
 unlabeled_dataloader = dict(
@@ -79,11 +77,14 @@ unlabeled_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        split=unlabeled_split,
+        split='unlabeled_7case',
         mode='unlabeled',
         # Build-time guard: no patient may be labeled, val or test too.
-        disjoint_with=[labeled_split, 'val', 'test'],
+        disjoint_with=['labeled_7case', 'val', 'test'],
         pipeline=unlabeled_pipeline))
+# CutMix partners from a second unlabeled stream (its own seed), for models with mix_source='loader'
+# (UniMatch's way); the training loop builds it only for such a model.
+mix_dataloader = unlabeled_dataloader
 val_dataloader = dict(
     batch_size=1,
     num_workers=2,

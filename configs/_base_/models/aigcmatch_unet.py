@@ -43,7 +43,10 @@ model = dict(
     strong_views=('strong1', 'strong2'),
     loss_weights=dict(labeled=1.0, strong=0.5, fp=0.5),
     loss_normalizer=2.0,
-    mix_source='batch',
+    mix_source='batch',  # CutMix partner: another image of the unlabeled batch ('loader': UniMatch's)
+    fp_decode='separate',  # perturbed features in their own decoder pass ('joint': UniMatch's)
+    bn_stats='clean',  # only the clean pass updates the BN running statistics ('all': UniMatch's)
+    conv_init='kaiming',  # mmcv's ConvModule init ('pytorch': PyTorch's default, as UniMatch's layers)
     # Speed switches (benchmarks/README.md): NHWC weights and images (faster convolutions, same values up to
     # rounding); torch.compile of backbone and head (True or a dict of torch.compile arguments; falls back to
     # eager with a warning when compilation fails). Mixed precision is the optimizer wrapper's: tools/train.py --amp.

@@ -16,6 +16,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 MIX_SOURCES = ('batch', 'loader')
 FP_DECODES = ('separate', 'joint')
 BN_STATS = ('clean', 'all')
+CONV_INITS = ('kaiming', 'pytorch')
 
 
 @MODELS.register_module()
@@ -74,6 +75,13 @@ class WeakToStrongSegmentor(EncoderDecoder):
             their own batch statistics but leave the running ones alone) or
             ``'all'`` (every training pass, UniMatch's way). Defaults to
             'clean'.
+        conv_init (str): Initial convolution weights: ``'kaiming'``
+            (mmcv's ``ConvModule`` default: Kaiming-normal, fan-out, and the
+            head's output convolution normal(0, 0.01)) or ``'pytorch'``
+            (PyTorch's own default, Kaiming-uniform with ``a=sqrt(5)``,
+            fan-in: weights about 2.4x smaller, as UniMatch's plain
+            ``nn.Conv2d`` layers start). Modules with a ``Pretrained``
+            ``init_cfg`` keep their weights. Defaults to 'kaiming'.
         channels_last (bool): Keep the convolution weights and the images
             fed to the backbone in ``torch.channels_last`` memory format
             (NHWC), which cuDNN's fast (tensor-core) kernels want, mostly
@@ -123,6 +131,7 @@ class WeakToStrongSegmentor(EncoderDecoder):
                  mix_source: str = 'batch',
                  fp_decode: str = 'separate',
                  bn_stats: str = 'clean',
+                 conv_init: str = 'kaiming',
                  channels_last: bool = False,
                  torch_compile: Union[bool, dict] = False):
         super().__init__(backbone, decode_head, neck, auxiliary_head,
@@ -139,6 +148,9 @@ class WeakToStrongSegmentor(EncoderDecoder):
         if bn_stats not in BN_STATS:
             raise ValueError(f'bn_stats must be one of {BN_STATS}, got '
                              f'"{bn_stats}"')
+        if conv_init not in CONV_INITS:
+            raise ValueError(f'conv_init must be one of {CONV_INITS}, got '
+                             f'"{conv_init}"')
         if not strong_views:
             raise ValueError('strong_views must name at least one view')
         weights = dict(labeled=1.0, strong=0.5, fp=0.5)
@@ -160,6 +172,7 @@ class WeakToStrongSegmentor(EncoderDecoder):
         self.mix_source = mix_source
         self.fp_decode = fp_decode
         self.bn_stats = bn_stats
+        self.conv_init = conv_init
         self.image_perturbation = (
             MODELS.build(image_perturbation) if image_perturbation else None)
         self.feature_perturbation = (
@@ -197,6 +210,23 @@ class WeakToStrongSegmentor(EncoderDecoder):
             if getattr(self.decode_head, 'provides_attention', False):
                 self._compiled['decode_with_attention'] = torch.compile(
                     self.decode_head.forward_with_attention, **options)
+
+    def init_weights(self) -> None:
+        """mmengine's initialisation, then PyTorch's default convolution
+        weights where ``conv_init='pytorch'``."""
+        super().init_weights()
+        if self.conv_init != 'pytorch':
+            return
+        for name in ('backbone', 'neck', 'decode_head', 'auxiliary_head'):
+            module = getattr(self, name, None)
+            init_cfg = getattr(module, 'init_cfg', None) or {}
+            if not isinstance(module, torch.nn.Module) or (
+                    isinstance(init_cfg, dict)
+                    and init_cfg.get('type') == 'Pretrained'):
+                continue
+            for m in module.modules():
+                if isinstance(m, torch.nn.modules.conv._ConvNd):
+                    m.reset_parameters()
 
     # ------------------------------------------------------------------ #
     # the network, in the memory format and compiled form asked for

@@ -1,0 +1,3 @@
+# aigcmatch on the benchmark's colin27_aal setting (docs/benchmark.md).
+_base_ = ['../../_base_/methods/aigcmatch.py', '../_base_/colin27_aal.py']
+

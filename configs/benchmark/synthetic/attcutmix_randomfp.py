@@ -1,0 +1,3 @@
+# attcutmix_randomfp on the benchmark's synthetic setting (docs/benchmark.md).
+_base_ = ['../../_base_/methods/attcutmix_randomfp.py', '../_base_/synthetic.py']
+

@@ -1,0 +1,78 @@
+# The CPU demo's data and schedule (README command 1): the synthetic ACDC-like set written by
+# tools/generate_demo_data.py (100 patients, ~128 x 128 slices, ACDC's split files), 3 labeled patients;
+# crop 128, batch 4 + 4, 400 iterations, validation every 100: a few minutes on 2 CPU cores.
+# The leaves next to this file add a method. Selected on val, reported on test.
+_base_ = [
+    '../../_base_/splits/acdc_3case.py', '../../_base_/schedules/acdc_30k.py',
+    '../../_base_/default_runtime.py'
+]
+
+data_root = 'data/demo_acdc'
+crop_size = (128, 128)
+max_iters = 400
+batch_size = 4
+num_workers = 1
+
+meta_keys = ('img_path', 'ori_shape', 'img_shape', 'scale_factor', 'case_id',
+             'slice_idx', 'num_slices', 'spacing')
+weak_transforms = [
+    dict(type='RandomRotFlipOrRotate', rotflip_prob=0.5, rotate_prob=0.5,
+         degree=(-20, 20), interpolation='nearest'),
+    dict(type='Resize', scale=(crop_size[1], crop_size[0]), keep_ratio=False,
+         interpolation='nearest'),
+]
+strong_pipeline = [
+    dict(type='GrayscaleColorJitter', brightness=0.5, contrast=0.5, prob=0.8),
+    dict(type='RandomGaussianBlur', sigma=(0.1, 2.0), prob=0.5),
+]
+train_pipeline = [
+    dict(type='LoadH5Image'),
+    dict(type='LoadH5Annotations'),
+    *weak_transforms,
+    dict(type='PackSegInputs', meta_keys=meta_keys),
+]
+unlabeled_pipeline = [
+    dict(type='LoadH5Image'),
+    *weak_transforms,
+    dict(type='PackMultiViewInputs', strong_pipeline=strong_pipeline,
+         strong_views=('strong1', 'strong2'), weak_view='weak',
+         meta_keys=meta_keys),
+]
+test_pipeline = [
+    dict(type='LoadH5Image'),
+    dict(type='Resize', scale=(crop_size[1], crop_size[0]), keep_ratio=False,
+         interpolation='bilinear'),
+    dict(type='LoadH5Annotations'),
+    dict(type='PackSegInputs', meta_keys=meta_keys),
+]
+
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=num_workers,
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+unlabeled_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=num_workers,
+    dataset=dict(data_root=data_root, pipeline=unlabeled_pipeline))
+mix_dataloader = unlabeled_dataloader
+val_dataloader = dict(
+    num_workers=num_workers,
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = dict(
+    num_workers=num_workers,
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters, by_epoch=False)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=100)
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(interval=100, max_keep_ckpts=1))
+randomness = dict(seed=0)
+custom_hooks = [
+    dict(type='SafeCheckpointHook'),
+    dict(type='RandomStateHook'),
+    dict(type='NonFiniteLossHook'),
+    dict(type='UnsupWeightWarmupHook', warmup_iters=max_iters // 2),
+]
