@@ -346,6 +346,6 @@ def test_attention_perturbation_on_a_head_without_attention(
     with pytest.raises(
             ValueError,
             match=f'{role} {perturbation["type"]} is guided by attention, '
-            r'but decode_head AttUNetHead does not provide attention \(use '
-            'AttUNetHead with attention=True, or the random counterpart\\)'):
+            r'but there is no attention_source and decode_head AttUNetHead '
+            r'does not provide attention \(set attention_source'):
         Runner.from_cfg(cfg)

@@ -150,3 +150,22 @@ def test_bad_configuration_and_inputs():
         head(wrong)
     with pytest.raises(ValueError, match='gave 3 levels'):
         head(wrong[:3])
+
+
+def test_residual_gating_keeps_every_feature():
+    from projects.aigcmatch.models.decode_heads.channel_spatial_attention \
+        import ChannelSpatialAttention
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 6, 6)
+    gate = ChannelSpatialAttention(8, gating='multiply')
+    res = ChannelSpatialAttention(8, gating='residual')
+    res.load_state_dict(gate.state_dict())
+    out_g, att_g = gate(x)
+    out_r, att_r = res(x)
+    torch.testing.assert_close(
+        out_g, x * att_g['channel'][:, :, None, None] * att_g['spatial'])
+    # x * (1 + c) * (1 + s): the weights lie in (1, 2), nothing is gated off
+    channel = att_r['channel'][:, :, None, None]
+    torch.testing.assert_close(out_r, x * (1 + channel) * (1 + att_r['spatial']))
+    with pytest.raises(ValueError, match='`gating` must be'):
+        ChannelSpatialAttention(8, gating='add')

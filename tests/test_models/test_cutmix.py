@@ -295,3 +295,41 @@ def test_clear_errors():
     with pytest.raises(ValueError, match='bool'):
         BaseCutMix.mix(mask.float(), torch.zeros(2, 8, 8),
                        torch.zeros(2, 8, 8))
+
+
+def test_target_least_paste_keeps_the_target_anatomy_whole():
+    size = 16
+    # The partner's anatomy top-left, the target's bottom-right.
+    partner = hot_spot(4, size, 1, 1, 5)
+    target = hot_spot(4, size, 10, 10, 5)
+    cutmix = build('AttCutMix', prob=1.0, area_range=(0.1, 0.1),
+                   aspect_range=(1.0, 1.0), paste='target_least')
+    assert cutmix.translates
+    mask, shift = cutmix.generate_boxes(target, partner, (4, size, size))
+    images_t = torch.zeros(4, 1, size, size)
+    images_p = torch.arange(4 * size * size, dtype=torch.float).view(
+        4, 1, size, size)
+    mixed = cutmix.mix(mask, images_t, images_p, shift)
+    for i in range(4):
+        top, left, h, w = box_of(mask[i])
+        # landed away from the target's own hot spot ...
+        assert not mask[i, 10:15, 10:15].any()
+        # ... holding the partner's box cut at the hot spot (shifted back)
+        src_top, src_left = top - int(shift[i, 0]), left - int(shift[i, 1])
+        assert src_top <= 1 and src_left <= 1
+        assert src_top + h >= 6 and src_left + w >= 6 or h < 5
+        torch.testing.assert_close(
+            mixed[i, 0, top:top + h, left:left + w],
+            images_p[i, 0, src_top:src_top + h, src_left:src_left + w])
+    with pytest.raises(RuntimeError, match='use generate_boxes'):
+        cutmix.generate_mask(target, partner, (4, size, size))
+    with pytest.raises(ValueError, match='set lambda_target=0'):
+        build('AttCutMix', paste='target_least', lambda_target=1.0)
+    with pytest.raises(ValueError, match='`paste` must be one of'):
+        build('AttCutMix', paste='elsewhere')
+
+
+def test_same_paste_has_no_shift():
+    mask, shift = build('RandomCutMix', prob=1.0).generate_boxes(
+        None, None, (3, 16, 16))
+    assert not shift.any() and mask.flatten(1).any(1).all()

@@ -103,3 +103,40 @@ def test_flags_and_clear_errors():
         perb(feats, [torch.rand(2, 8)])
     with pytest.raises(ValueError, match='level 1 has shape'):
         perb(feats, [torch.rand(2, 8), torch.rand(2, 8)])
+
+
+def test_attention_maps_dict_and_levels_the_head_does_not_decode():
+    torch.manual_seed(0)
+    feats = (torch.ones(64, 4, 4, 4), torch.ones(64, 8, 2, 2))
+    maps = dict(spatial=torch.rand(64, 1, 8, 8),
+                channel=[None, torch.rand(64, 8)])
+    perb = MODELS.build(dict(type='AttFeaPerb')).train()
+    out = perb(feats, maps)
+    assert out[0] is feats[0]  # not decoded: left alone
+    assert not torch.equal(out[1], feats[1])
+
+
+def test_spatial_mode_drops_positions_by_attention():
+    torch.manual_seed(0)
+    n = 400
+    feats = (torch.ones(n, 3, 4, 4), )
+    spatial = torch.zeros(n, 1, 4, 4)
+    spatial[:, :, :2] = 1.0  # top half attended: the strong positions
+    perb = MODELS.build(
+        dict(type='AttFeaPerb', mode='spatial', p_strong=0.2,
+             p_weak=0.8)).train()
+    out = perb(feats, dict(spatial=spatial, channel=[torch.rand(n, 3)]))[0]
+    dropped = out == 0
+    # a dropped position loses all its channels
+    assert torch.equal(dropped.all(1), dropped.any(1))
+    top = dropped[:, 0, :2].float().mean().item()
+    bottom = dropped[:, 0, 2:].float().mean().item()
+    assert top == pytest.approx(0.2, abs=0.03)
+    assert bottom == pytest.approx(0.8, abs=0.03)
+    kept = out[~dropped]  # scaled by 1 / (1 - p)
+    assert torch.allclose(kept[kept < 2], torch.tensor(1 / 0.8))
+    assert torch.allclose(kept[kept > 2], torch.tensor(1 / 0.2))
+    with pytest.raises(ValueError, match="spatial map"):
+        perb(feats, [torch.rand(n, 3)])
+    with pytest.raises(ValueError, match='`mode` must be'):
+        MODELS.build(dict(type='AttFeaPerb', mode='pixel'))

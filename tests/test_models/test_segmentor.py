@@ -137,15 +137,15 @@ def fixed_masks(monkeypatch, model, masks: List[Tensor]) -> list:
     attention arguments it was called with."""
     calls = []
 
-    def generate_mask(target_att, partner_att, image_shape, device=None):
+    def generate_boxes(target_att, partner_att, image_shape, device=None):
         mask = masks[len(calls) % len(masks)]
         calls.append(dict(target=target_att, partner=partner_att))
         assert tuple(
             mask.shape) == (image_shape[0], ) + tuple(image_shape[-2:])
-        return mask.clone()
+        return mask.clone(), torch.zeros(mask.shape[0], 2, dtype=torch.long)
 
-    monkeypatch.setattr(model.image_perturbation, 'generate_mask',
-                        generate_mask)
+    monkeypatch.setattr(model.image_perturbation, 'generate_boxes',
+                        generate_boxes)
     return calls
 
 
@@ -164,11 +164,15 @@ def unsup_total(losses: dict) -> Tensor:
 # --------------------------------------------------------------------- #
 # losses dict
 # --------------------------------------------------------------------- #
+CONF_KEYS = {'conf_ratio'} | {f'conf_ratio_c{k}' for k in range(4)}
+BOX_KEYS = {'box_fg', 'box_fg_random'}
 EXPECTED_KEYS = dict(
-    aigcmatch=LABELED_KEYS
-    | {'loss_s1', 'loss_s2', 'loss_fp', 'conf_ratio', 'att_entropy'},
-    unimatch=LABELED_KEYS | {'loss_s1', 'loss_s2', 'loss_fp', 'conf_ratio'},
-    fixmatch=LABELED_KEYS | {'loss_s1', 'conf_ratio'})
+    aigcmatch=LABELED_KEYS | CONF_KEYS | BOX_KEYS
+    | {'loss_s1', 'loss_s2', 'loss_fp', 'att_auc', 'att_entropy', 'box_iou',
+       'fp_flip'},
+    unimatch=LABELED_KEYS | CONF_KEYS | BOX_KEYS
+    | {'loss_s1', 'loss_s2', 'loss_fp', 'box_iou', 'fp_flip'},
+    fixmatch=LABELED_KEYS | CONF_KEYS | BOX_KEYS | {'loss_s1'})
 
 
 @pytest.mark.parametrize('method', sorted(EXPECTED_KEYS))
@@ -338,11 +342,10 @@ def test_pseudo_labels_and_confidences_get_the_images_mask(monkeypatch):
             assert (target[i][~m] == pseudo[i]).all()
             assert (weight[i][m] == keep[j]).all()
             assert (weight[i][~m] == keep[i]).all()
-        # The partner's attention is what places the box.
+        # The partner's attention map is what places the box.
         att = mask_calls[v]
-        for level_t, level_p in zip(att['target'], att['partner']):
-            torch.testing.assert_close(level_p['spatial'],
-                                       level_t['spatial'][partners])
+        assert att['partner'].shape == (n_u, 1, SIZE, SIZE)
+        torch.testing.assert_close(att['partner'], att['target'][partners])
     # The FP branch learns from the unmixed pseudo-labels.
     fp = loss_calls[2]
     assert (fp['target'] == pseudo[:, None, None]).all()
@@ -449,7 +452,7 @@ def test_predict_returns_original_size_like_encoder_decoder():
 # --------------------------------------------------------------------- #
 @pytest.mark.parametrize('value', [-0.1, 1.5])
 def test_conf_thresh_outside_unit_interval(value):
-    with pytest.raises(ValueError, match=r'conf_thresh must be in \[0, 1\]'):
+    with pytest.raises(ValueError, match=r'conf_thresh must be a number in \[0, 1\] or one per class'):
         build('aigcmatch', conf_thresh=value)
 
 
@@ -496,7 +499,8 @@ def test_attention_perturbation_needs_attention_head(role, perturbation):
     with pytest.raises(
             ValueError,
             match=f'{role} {perturbation["type"]} is guided by attention, '
-            'but decode_head AttUNetHead does not provide attention'):
+            'but there is no attention_source and decode_head AttUNetHead '
+            'does not provide attention'):
         build('unimatch', **{role: perturbation})
 
 
@@ -637,3 +641,62 @@ def test_conv_init(conv_init):
             pytest.approx(0.01, rel=0.2)
     with pytest.raises(ValueError, match='conv_init must be one of'):
         build('unimatch', conv_init='xavier')
+
+
+def test_per_class_thresholds(monkeypatch):
+    n_x, n_u = 2, 3
+    model = build('aigcmatch', conf_thresh=[0.9, 0.9, 0.4, 0.9],
+                  image_perturbation=None)
+    # confidences e^a / (e^a + 3): 0.88 (class 1), 0.48 (class 2), 0.99
+    plan = [(1, 3.0), (2, 1.0), (3, 6.0)]
+    design_weak_prediction(monkeypatch, model, n_x, plan)
+    loss_calls = record_unsup_loss(monkeypatch, model).calls
+    losses = model.loss(*branch_batch(n_x, n_u))
+    weight = loss_calls[-1]['weight']  # the FP term: unmixed
+    # class 1 misses its 0.9, class 2 passes its 0.4, class 3 passes
+    assert [float(weight[i].mean()) for i in range(n_u)] == [0.0, 1.0, 1.0]
+    assert float(losses['conf_ratio_c1']) == 0.0
+    assert float(losses['conf_ratio_c2']) == 1.0
+    for bad in ([0.9, 0.9], [0.5, 0.5, 0.5, 1.5], 'high'):
+        with pytest.raises(ValueError, match='one per class'):
+            build('aigcmatch', conf_thresh=bad)
+
+
+def test_eval_pass_pseudo_labels(monkeypatch):
+    model = build('aigcmatch', pseudo_label_pass='eval',
+                  image_perturbation=None)
+    encoder_calls = record_extract_feat(monkeypatch, model)
+    model.loss(*branch_batch(2, 3))
+    # clean pass (train), the weak view again in eval mode without grad
+    assert [(c['training'], c['grad'], c['inputs'].shape[0])
+            for c in encoder_calls[:2]] == [(True, True, 5), (False, False, 3)]
+    assert model.training
+    with pytest.raises(ValueError, match='pseudo_label_pass must be one of'):
+        build('aigcmatch', pseudo_label_pass='teacher')
+
+
+@pytest.mark.parametrize('source', [
+    dict(type='PredictionAttention'),
+    dict(type='GradCAMAttention'),
+])
+def test_attention_sources_guide_a_plain_network(source):
+    # No attention modules: the maps come from the prediction / gradients.
+    model = build('aigcmatch', attention_source=source,
+                  decode_head=dict(method_model_cfg('aigcmatch')
+                                   ['decode_head'], attention=False))
+    assert model.decode_head.attentions is None
+    losses = model.loss(*branch_batch(2, 3))
+    assert 0.0 <= float(losses['att_auc']) <= 1.0
+    total, _ = model.parse_losses(losses)
+    total.backward()
+    with pytest.raises(ValueError, match="reads the head's attention"):
+        build('aigcmatch', attention_source=dict(type='HeadAttention'),
+              decode_head=dict(method_model_cfg('aigcmatch')['decode_head'],
+                               attention=False))
+
+
+def test_translating_cutmix_in_the_step(monkeypatch):
+    model = build('aigcmatch', image_perturbation=dict(
+        type='AttCutMix', prob=1.0, paste='target_least'))
+    losses = model.loss(*branch_batch(2, 3))
+    assert 0.0 <= float(losses['box_fg']) <= 1.0

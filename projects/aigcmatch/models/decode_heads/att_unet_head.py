@@ -63,7 +63,10 @@ class AttUNetHead(BaseDecodeHead):
             Defaults to True.
         attention_cfg (dict): Keyword arguments of each
             :class:`ChannelSpatialAttention` (``reduction``, ``min_hidden``,
-            ``spatial_kernel``). Defaults to ``dict()``.
+            ``spatial_kernel``, ``gating``). Defaults to ``dict()``: CBAM's
+            multiplicative gating ``x * a``; ``gating='residual'`` gives
+            ``x * (1 + a)``, which leaves every feature in the decoding path
+            (see :class:`ChannelSpatialAttention`).
         upsample (str): How level ``l + 1`` is brought to level ``l``:
             ``'deconv'``, a 2x2 transposed convolution with stride 2; or
             ``'bilinear'``, a 1x1 convolution then 2x bilinear upsampling

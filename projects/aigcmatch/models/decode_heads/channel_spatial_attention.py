@@ -24,17 +24,28 @@ class ChannelSpatialAttention(nn.Module):
             levels (16 channels) keep a usable bottleneck. Defaults to 4.
         spatial_kernel (int): Odd kernel size of the spatial convolution.
             Defaults to 7.
+        gating (str): How the weights are applied: ``'multiply'`` (CBAM:
+            ``x * a``, each gate in (0, 1) can switch a feature off) or
+            ``'residual'`` (``x * (1 + a)``, as residual attention networks:
+            each gate in (1, 2), so no feature is lost while the attention
+            is still learnt through the gradient it receives). The returned
+            weights are ``a`` either way. Defaults to 'multiply'.
     """
 
     def __init__(self,
                  channels: int,
                  reduction: int = 8,
                  min_hidden: int = 4,
-                 spatial_kernel: int = 7) -> None:
+                 spatial_kernel: int = 7,
+                 gating: str = 'multiply') -> None:
         super().__init__()
         if spatial_kernel % 2 != 1:
             raise ValueError('ChannelSpatialAttention: `spatial_kernel` must '
                              f'be odd, got {spatial_kernel}')
+        if gating not in ('multiply', 'residual'):
+            raise ValueError('ChannelSpatialAttention: `gating` must be '
+                             f'"multiply" or "residual", got {gating!r}')
+        self.residual = gating == 'residual'
         hidden = max(channels // reduction, min(min_hidden, channels))
         self.channel_mlp = nn.Sequential(
             nn.Conv2d(channels, hidden, 1), nn.ReLU(inplace=True),
@@ -57,11 +68,12 @@ class ChannelSpatialAttention(nn.Module):
         channel = torch.sigmoid(
             self.channel_mlp(x.mean(dim=(2, 3), keepdim=True)) +
             self.channel_mlp(x.amax(dim=(2, 3), keepdim=True)))
-        x = x * channel
+        x = x * (1 + channel) if self.residual else x * channel
         spatial = torch.sigmoid(
             self.spatial_conv(
                 torch.cat(
                     [x.mean(dim=1, keepdim=True),
                      x.amax(dim=1, keepdim=True)],
                     dim=1)))
-        return x * spatial, dict(channel=channel.flatten(1), spatial=spatial)
+        out = x * (1 + spatial) if self.residual else x * spatial
+        return out, dict(channel=channel.flatten(1), spatial=spatial)

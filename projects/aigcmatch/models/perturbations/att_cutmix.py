@@ -12,6 +12,8 @@ from .base_cutmix import BaseCutMix
 Attention = Union[List[Dict[str, Tensor]], Tensor]
 LevelSpec = Union[str, int, Sequence[int]]
 
+PASTE_MODES = ('same', 'target_least')
+
 # Box means closer to the best than this count as ties (broken at random, so
 # a flat attention map does not always put the box in the top-left corner).
 _TIE_TOLERANCE = 1e-9
@@ -137,10 +139,16 @@ class AttCutMix(BaseCutMix):
             Defaults to None.
         lambda_target (float): Weight of the target's own attention in the
             box (>0 keeps the box off the target's anatomy). Defaults to 0.
-        attention_level (str | int | Sequence[int]): Which levels' spatial
-            maps make ``A``: ``'mean'`` averages all levels (coarse levels
-            say where the anatomy is, fine ones sharpen its edges), an index
-            or list of indices picks levels. Defaults to ``'mean'``.
+        attention_level (str | int | Sequence[int]): For the head's list of
+            levels: which levels' spatial maps make ``A``: ``'mean'``
+            averages all levels, an index or list of indices picks levels.
+            Ignored for a map (an attention source's ``spatial``).
+            Defaults to ``'mean'``.
+        paste (str): Where the box lands in the target: ``'same'`` (where it
+            was cut, as CutMix) or ``'target_least'`` (where the target's own
+            attention in a box of that size is lowest, ties at random or
+            sampled with ``tau``), so that the target's anatomy stays whole
+            and the mixed image holds both. Defaults to 'same'.
     """
 
     requires_attention = True
@@ -151,8 +159,17 @@ class AttCutMix(BaseCutMix):
                  aspect_range: Tuple[float, float] = (0.3, 1 / 0.3),
                  tau: Optional[float] = None,
                  lambda_target: float = 0.0,
-                 attention_level: LevelSpec = 'mean') -> None:
+                 attention_level: LevelSpec = 'mean',
+                 paste: str = 'same') -> None:
         super().__init__(prob, area_range, aspect_range)
+        if paste not in PASTE_MODES:
+            raise ValueError(f'AttCutMix: `paste` must be one of '
+                             f'{PASTE_MODES}, got {paste!r}')
+        if paste != 'same' and lambda_target != 0:
+            raise ValueError(
+                "AttCutMix: lambda_target weighs the target's attention at "
+                "the cut position, which paste='target_least' does not "
+                'use; set lambda_target=0')
         if tau is not None and not tau > 0:
             raise ValueError(
                 f'AttCutMix: `tau` must be > 0 or None, got {tau}')
@@ -162,6 +179,8 @@ class AttCutMix(BaseCutMix):
         self.tau = tau
         self.lambda_target = float(lambda_target)
         self.attention_level = attention_level
+        self.paste = paste
+        self.translates = paste != 'same'
 
     def generate_mask(self,
                       target_attention: Optional[Attention],
@@ -185,11 +204,26 @@ class AttCutMix(BaseCutMix):
         if partner_attention is None:
             raise ValueError('AttCutMix.generate_mask needs the partner\'s '
                              'attention (partner_attention is None)')
-        if self.lambda_target != 0 and target_attention is None:
-            raise ValueError('AttCutMix with lambda_target != 0 needs the '
-                             'target\'s attention (target_attention is None)')
         return super().generate_mask(target_attention, partner_attention,
                                      image_shape, device)
+
+    def generate_boxes(self,
+                       target_attention: Optional[Attention],
+                       partner_attention: Attention,
+                       image_shape: Sequence[int],
+                       device: Optional[torch.device] = None):
+        """Draw one box per sample, placed by attention; see
+        :meth:`BaseCutMix.generate_boxes`."""
+        if partner_attention is None:
+            raise ValueError('AttCutMix.generate_boxes needs the partner\'s '
+                             'attention (partner_attention is None)')
+        if (self.lambda_target != 0
+                or self.translates) and target_attention is None:
+            raise ValueError('AttCutMix with lambda_target != 0 or paste='
+                             f'{self.paste!r} needs the target\'s attention '
+                             '(target_attention is None)')
+        return super().generate_boxes(target_attention, partner_attention,
+                                      image_shape, device)
 
     def place_boxes(self, box_h: Tensor, box_w: Tensor,
                     image_size: Tuple[int, int], target_attention,
@@ -208,6 +242,26 @@ class AttCutMix(BaseCutMix):
             score = score - self.lambda_target * box_means(
                 target.to(box_h.device), box_h, box_w)
 
+        return self._best_corner(score, box_h, box_w, image_size)
+
+    def place_destinations(self, box_h: Tensor, box_w: Tensor,
+                           image_size: Tuple[int, int], target_attention,
+                           top: Tensor, left: Tensor) -> Tuple[Tensor, Tensor]:
+        """With ``paste='target_least'``: the corners where the target's own
+        attention in the box is lowest; else where the box was cut."""
+        if not self.translates:
+            return top, left
+        target = spatial_attention_map(target_attention, image_size,
+                                       self.attention_level)
+        _check_batch(target, box_h.shape[0], 'target_attention')
+        score = -box_means(target.to(box_h.device), box_h, box_w)
+        return self._best_corner(score, box_h, box_w, image_size)
+
+    def _best_corner(self, score: Tensor, box_h: Tensor, box_w: Tensor,
+                     image_size: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
+        """Corner of the highest score (ties at random), or sampled with
+        probability ``exp(score / tau)``, among corners where the box fits."""
+        height, width = image_size
         rows = torch.arange(height, device=score.device)
         cols = torch.arange(width, device=score.device)
         # Corners where the box sticks out: whole rows and whole columns.

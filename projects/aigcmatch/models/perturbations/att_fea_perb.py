@@ -3,6 +3,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
 from mmseg.registry import MODELS
@@ -39,11 +40,19 @@ class AttFeaPerb(nn.Module):
     """Drop encoder channels, the ones the head attends to most with
     ``p_strong`` and the others with ``p_weak``.
 
-    Per level and per sample, channels are ranked by the head's channel
-    attention for that level; the top ``round(ratio * C)`` are "strong".
-    Dropping is Dropout2d-style (whole channel, survivors scaled by
-    ``1 / (1 - p)``). Identity in eval mode. With ``p_strong = p_weak = 0.5``
-    this is UniMatch's feature perturbation.
+    ``mode='channel'``: per level and per sample, channels are ranked by the
+    channel attention for that level; the top ``round(ratio * C)`` are
+    "strong". Dropping is Dropout2d-style (whole channel, survivors scaled by
+    ``1 / (1 - p)``). With ``p_strong = p_weak = 0.5`` this is UniMatch's
+    feature perturbation.
+
+    ``mode='spatial'``: the same with feature *positions* instead of
+    channels: at every level the spatial attention (resized to the level)
+    ranks each sample's positions, the top ``ratio`` are strong, and a
+    dropped position loses all its channels.
+
+    Identity in eval mode. Levels whose channel attention is None (outputs
+    the head does not decode) pass through unchanged.
 
     Args:
         ratio (float): Fraction of channels that are strong. Defaults to 0.5.
@@ -55,6 +64,8 @@ class AttFeaPerb(nn.Module):
             Defaults to 0.7.
         levels (Sequence[int], optional): Indices of the levels to perturb;
             others pass through unchanged. Defaults to None (all).
+        mode (str): ``'channel'`` or ``'spatial'`` (see above). Defaults to
+            'channel'.
     """
 
     #: The segmentor must pass the head's attention to :meth:`forward`.
@@ -64,8 +75,13 @@ class AttFeaPerb(nn.Module):
                  ratio: float = 0.5,
                  p_strong: float = 0.3,
                  p_weak: float = 0.7,
-                 levels: Optional[Sequence[int]] = None) -> None:
+                 levels: Optional[Sequence[int]] = None,
+                 mode: str = 'channel') -> None:
         super().__init__()
+        if mode not in ('channel', 'spatial'):
+            raise ValueError('AttFeaPerb: `mode` must be "channel" or '
+                             f'"spatial", got {mode!r}')
+        self.mode = mode
         if not 0.0 <= ratio <= 1.0:
             raise ValueError(f'AttFeaPerb: `ratio` must be in [0, 1], got '
                              f'{ratio}')
@@ -79,15 +95,17 @@ class AttFeaPerb(nn.Module):
         self.levels = None if levels is None else tuple(levels)
 
     def forward(self, feats: Sequence[Tensor],
-                attention: List[ChannelAttention]) -> Tuple[Tensor, ...]:
+                attention) -> Tuple[Tensor, ...]:
         """Perturb encoder features.
 
         Args:
-            feats (Sequence[Tensor]): Encoder levels, each (B, C_l, h_l, w_l),
-                in the order the head decodes them.
-            attention (list[dict | Tensor]): One entry per level, aligned
-                with ``feats``: the head's ``dict(channel=Tensor(B, C_l),
-                ...)`` or the channel weights (B, C_l) themselves.
+            feats (Sequence[Tensor]): Backbone outputs, each
+                (B, C_l, h_l, w_l).
+            attention (dict | list): An attention source's maps
+                (``dict(spatial=Tensor(B, 1, H, W), channel=[...])``), or a
+                list with one entry per output, aligned with ``feats``: a
+                ``dict(channel=Tensor(B, C_l), ...)``, the channel weights
+                (B, C_l) themselves, or None (output left alone).
 
         Returns:
             tuple[Tensor]: Perturbed features, same shapes as ``feats``.
@@ -95,6 +113,15 @@ class AttFeaPerb(nn.Module):
         feats = tuple(feats)
         if not self.training:
             return feats
+        spatial = None
+        if isinstance(attention, dict):
+            spatial = attention.get('spatial')
+            attention = attention.get('channel')
+        if self.mode == 'spatial':
+            if spatial is None:
+                raise ValueError("AttFeaPerb(mode='spatial') needs an "
+                                 "attention source's spatial map")
+            return self._drop_positions(feats, spatial, attention)
         if attention is None or len(attention) != len(feats):
             got = None if attention is None else len(attention)
             raise ValueError(
@@ -111,12 +138,34 @@ class AttFeaPerb(nn.Module):
             weights = attention[i]
             if isinstance(weights, dict):
                 weights = weights['channel']
+            if weights is None:  # not decoded by the head
+                out.append(feat)
+                continue
             if weights.shape != feat.shape[:2]:
                 raise ValueError(
                     f'AttFeaPerb: channel attention of level {i} has shape '
                     f'{tuple(weights.shape)}, its feature has (B, C) = '
                     f'{tuple(feat.shape[:2])}')
             out.append(drop_channels(feat, self.drop_probabilities(weights)))
+        return tuple(out)
+
+    def _drop_positions(self, feats: Tuple[Tensor, ...], spatial: Tensor,
+                        channel) -> Tuple[Tensor, ...]:
+        levels = range(len(feats)) if self.levels is None else self.levels
+        chosen = {i % len(feats) for i in levels}
+        out = []
+        for i, feat in enumerate(feats):
+            skip = channel is not None and i < len(channel) and \
+                channel[i] is None
+            if i not in chosen or skip:
+                out.append(feat)
+                continue
+            att = F.interpolate(
+                spatial.detach().float(), size=feat.shape[2:], mode='area')
+            prob = self.drop_probabilities(att.flatten(1))
+            keep = torch.rand_like(prob) >= prob
+            scale = keep.float() / (1 - prob).clamp(min=1e-12)
+            out.append(feat * scale.view_as(att).to(feat.dtype))
         return tuple(out)
 
     def drop_probabilities(self, channel_attention: Tensor) -> Tensor:

@@ -62,13 +62,19 @@ class BaseCutMix(nn.Module):
         """Alias of :meth:`generate_mask`."""
         return self.generate_mask(*args, **kwargs)
 
+    #: Whether a box may be pasted elsewhere than where it was cut.
+    translates: bool = False
+
     @torch.no_grad()
     def generate_mask(self,
                       target_attention=None,
                       partner_attention=None,
                       image_shape: Optional[Sequence[int]] = None,
                       device: Optional[torch.device] = None) -> Tensor:
-        """Draw one box per sample.
+        """Draw one box per sample, pasted where it was cut.
+
+        A module that translates boxes (:attr:`translates`) needs
+        :meth:`generate_boxes`, which also returns the shift.
 
         Args:
             target_attention: Attention of the images that receive the box
@@ -85,6 +91,40 @@ class BaseCutMix(nn.Module):
             Tensor: Bool mask (B, H, W), True where the partner's pixels are
             taken.
         """
+        if self.translates:
+            raise RuntimeError(
+                f'{type(self).__name__} pastes boxes elsewhere than where '
+                'they are cut: use generate_boxes(), which returns the shift')
+        return self.generate_boxes(target_attention, partner_attention,
+                                   image_shape, device)[0]
+
+    @torch.no_grad()
+    def generate_boxes(
+            self,
+            target_attention=None,
+            partner_attention=None,
+            image_shape: Optional[Sequence[int]] = None,
+            device: Optional[torch.device] = None) -> Tuple[Tensor, Tensor]:
+        """Draw one box per sample: where it is cut and where it lands.
+
+        Args:
+            target_attention: Attention of the images that receive the box
+                (see the subclass; ignored by :class:`RandomCutMix`).
+            partner_attention: Attention of the images the box is cut from
+                (see the subclass; ignored by :class:`RandomCutMix`).
+            image_shape (Sequence[int]): Shape of the images being mixed,
+                (B, C, H, W) or (B, H, W) (e.g. ``images.shape``), or (H, W)
+                when an attention argument gives the batch size.
+            device (torch.device, optional): Device of the mask. Defaults to
+                the attention's device, else the CPU.
+
+        Returns:
+            tuple[Tensor, Tensor]: The bool mask (B, H, W), True where the
+            target takes the partner's pixels, and the shift (B, 2), long
+            (rows, columns) from where each box is cut in the partner to
+            where it lands (zeros unless :attr:`translates`); pass both to
+            :meth:`mix`.
+        """
         batch, height, width = self._resolve_shape(image_shape,
                                                    target_attention,
                                                    partner_attention)
@@ -93,13 +133,28 @@ class BaseCutMix(nn.Module):
         box_h, box_w = self.sample_box_sizes(batch, height, width, device)
         top, left = self.place_boxes(box_h, box_w, (height, width),
                                      target_attention, partner_attention)
+        dst_top, dst_left = self.place_destinations(box_h, box_w,
+                                                    (height, width),
+                                                    target_attention, top,
+                                                    left)
         rows = torch.arange(height, device=device)
         cols = torch.arange(width, device=device)
-        in_rows = (rows >= top[:, None]) & (rows < (top + box_h)[:, None])
-        in_cols = (cols >= left[:, None]) & (cols < (left + box_w)[:, None])
+        in_rows = (rows >= dst_top[:, None]) & (rows <
+                                                (dst_top + box_h)[:, None])
+        in_cols = (cols >= dst_left[:, None]) & (cols <
+                                                 (dst_left + box_w)[:, None])
         applied = torch.rand(batch, device=device) < self.prob
         # Fold the per-sample switch into the rows: one full-size AND.
-        return (in_rows & applied[:, None])[:, :, None] & in_cols[:, None, :]
+        mask = (in_rows & applied[:, None])[:, :, None] & in_cols[:, None, :]
+        shift = torch.stack([dst_top - top, dst_left - left], dim=1)
+        return mask, shift
+
+    def place_destinations(self, box_h: Tensor, box_w: Tensor,
+                           image_size: Tuple[int, int], target_attention,
+                           top: Tensor, left: Tensor) -> Tuple[Tensor, Tensor]:
+        """Where each box lands in the target: by default where it was cut
+        (CutMix); a translating subclass overrides this."""
+        return top, left
 
     def sample_box_sizes(self, batch: int, height: int, width: int,
                          device: torch.device) -> Tuple[Tensor, Tensor]:
@@ -155,14 +210,20 @@ class BaseCutMix(nn.Module):
         raise NotImplementedError
 
     @staticmethod
-    def mix(mask: Tensor, target: Tensor, partner: Tensor) -> Tensor:
+    def mix(mask: Tensor,
+            target: Tensor,
+            partner: Tensor,
+            shift: Optional[Tensor] = None) -> Tensor:
         """Paste ``partner`` into ``target`` where ``mask`` is True.
 
         Args:
-            mask (Tensor): Bool (B, H, W) from :meth:`generate_mask`.
+            mask (Tensor): Bool (B, H, W) from :meth:`generate_boxes`.
             target (Tensor): Images (B, C, H, W), or per-pixel maps (B, H, W)
                 such as pseudo-labels or confidences.
             partner (Tensor): Same shape as ``target``.
+            shift (Tensor, optional): (B, 2) from :meth:`generate_boxes`:
+                the partner is moved by it first, so that the box cut from
+                it lands under the mask. None or zeros: no move.
 
         Returns:
             Tensor: The mixed tensor, shape and dtype of ``target``.
@@ -183,6 +244,10 @@ class BaseCutMix(nn.Module):
                 'CutMix.mix: expected images (B, C, H, W) or maps (B, H, W) '
                 f'matching the mask {tuple(mask.shape)}, got '
                 f'{tuple(target.shape)}')
+        if shift is not None:
+            # Rolled content is only read inside the box, where it came from
+            # the box cut inside the partner: the wrap-around never shows.
+            partner = shift_maps(partner, shift)
         return torch.where(mask, partner.to(target.dtype), target)
 
     def _resolve_shape(self, image_shape, *attentions) -> Tuple[int, int, int]:
@@ -202,6 +267,22 @@ class BaseCutMix(nn.Module):
         raise ValueError(
             f'{name}.generate_mask: `image_shape` (H, W) gives no batch size '
             'and no attention was passed; pass the images\' full shape')
+
+
+def shift_maps(maps: Tensor, shift: Tensor) -> Tensor:
+    """Move each sample's map by its (rows, columns) shift, cyclically.
+
+    Args:
+        maps (Tensor): (B, ..., H, W).
+        shift (Tensor): (B, 2) integer shifts.
+
+    Returns:
+        Tensor: The moved maps.
+    """
+    return torch.stack([
+        torch.roll(m, (int(dy), int(dx)), dims=(-2, -1))
+        for m, (dy, dx) in zip(maps, shift.tolist())
+    ])
 
 
 def _uniform(shape: Tuple[int, ...], bounds: Tuple[float, float],

@@ -13,9 +13,13 @@ from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..perturbations.base_cutmix import shift_maps
+from . import step_diagnostics
+
 MIX_SOURCES = ('batch', 'loader')
 FP_DECODES = ('separate', 'joint')
 BN_STATS = ('clean', 'all')
+PSEUDO_LABEL_PASSES = ('student', 'eval')
 CONV_INITS = ('kaiming', 'pytorch')
 
 
@@ -46,11 +50,24 @@ class WeakToStrongSegmentor(EncoderDecoder):
             data_preprocessor, pretrained, init_cfg: As ``EncoderDecoder``.
         image_perturbation (dict, optional): Config of the CutMix module.
         feature_perturbation (dict, optional): Config of the FP module.
+        attention_source (dict, optional): Config of the module that says
+            where the model's evidence is (``models/attention``: e.g.
+            ``PredictionAttention``, ``GradCAMAttention``, ``HeadAttention``);
+            the attention-guided perturbations read its maps. Defaults to
+            None: ``HeadAttention`` if a perturbation needs attention and the
+            head provides it, else no attention.
         unsup_loss (dict): Loss between a prediction and pseudo-labels that
             takes a confidence mask as ``weight``. Defaults to
             ``MaskedDiceLoss``.
-        conf_thresh (float): Pixels whose weak-view confidence is below it are
-            ignored by the unlabeled losses. Defaults to 0.95.
+        conf_thresh (float | Sequence[float]): Pixels whose weak-view
+            confidence is below it are ignored by the unlabeled losses; one
+            value per class applies each pseudo-label's own threshold (e.g.
+            lower for a thin class that rarely reaches 0.95).
+            Defaults to 0.95.
+        pseudo_label_pass (str): Which prediction of the weak view gives the
+            pseudo-labels: ``'student'`` (the training pass, dropout on, as
+            UniMatch) or ``'eval'`` (an extra no-grad pass in eval mode:
+            dropout off, BN running statistics). Defaults to 'student'.
         strong_views (Sequence[str]): Names of the strong views in the
             unlabeled branch. Defaults to ('strong1', 'strong2').
         loss_weights (dict): ``labeled``, ``strong`` (shared equally by the
@@ -87,6 +104,8 @@ class WeakToStrongSegmentor(EncoderDecoder):
             (NHWC), which cuDNN's fast (tensor-core) kernels want, mostly
             under AMP. Values are those of the default format up to float
             rounding. Defaults to False.
+        diagnostics (bool): Log what tells whether the attention guides
+            anything (see below). Defaults to True.
         torch_compile (bool | dict): ``torch.compile`` the backbone and the
             decode head's forward passes (a dict is passed to
             ``torch.compile``, e.g. ``dict(mode='max-autotune')``). If
@@ -105,9 +124,17 @@ class WeakToStrongSegmentor(EncoderDecoder):
     statistics are computed in float32 whatever the logits' dtype.
 
     Logged values: the weighted loss terms (``loss_x_*``, ``loss_s1``, ...,
-    ``loss_fp``; they sum to the total), ``conf_ratio`` (fraction of
-    unlabeled pixels above ``conf_thresh``) and ``att_entropy`` (mean
-    normalised entropy of the head's spatial attention, in [0, 1]).
+    ``loss_fp``; they sum to the total) and ``conf_ratio`` (share of
+    unlabeled pixels above the threshold). With ``diagnostics``: per class
+    ``conf_ratio_c<k>`` (share of the pixels pseudo-labelled ``k`` that are
+    confident); with an attention source ``att_auc`` (AUC of the spatial
+    attention as a detector of the labeled slices' foreground: 0.5 =
+    chance) and ``att_entropy`` (normalised entropy of the unlabeled maps:
+    1 = uniform); with CutMix ``box_fg`` / ``box_fg_random`` (share of the
+    partner's pseudo-foreground inside the boxes / expected of boxes of the
+    same sizes at random positions) and ``box_iou`` (overlap of the two
+    strong views' boxes); with a feature perturbation ``fp_flip`` (share of
+    unlabeled pixels whose class the perturbed prediction changes).
     """
 
     def __init__(self,
@@ -122,9 +149,11 @@ class WeakToStrongSegmentor(EncoderDecoder):
                  init_cfg: OptMultiConfig = None,
                  image_perturbation: OptConfigType = None,
                  feature_perturbation: OptConfigType = None,
+                 attention_source: OptConfigType = None,
                  unsup_loss: ConfigType = dict(
                      type='MaskedDiceLoss', check_targets=False),
-                 conf_thresh: float = 0.95,
+                 conf_thresh: Union[float, Sequence[float]] = 0.95,
+                 pseudo_label_pass: str = 'student',
                  strong_views: Sequence[str] = ('strong1', 'strong2'),
                  loss_weights: Optional[Dict[str, float]] = None,
                  loss_normalizer: float = 2.0,
@@ -133,12 +162,30 @@ class WeakToStrongSegmentor(EncoderDecoder):
                  bn_stats: str = 'clean',
                  conv_init: str = 'kaiming',
                  channels_last: bool = False,
+                 diagnostics: bool = True,
                  torch_compile: Union[bool, dict] = False):
         super().__init__(backbone, decode_head, neck, auxiliary_head,
                          train_cfg, test_cfg, data_preprocessor, pretrained,
                          init_cfg)
-        if not 0.0 <= conf_thresh <= 1.0:
-            raise ValueError(f'conf_thresh must be in [0, 1], got {conf_thresh}')
+        self._class_thresh = None
+        if isinstance(conf_thresh, (list, tuple)):
+            num_classes = self.decode_head.num_classes
+            if len(conf_thresh) != num_classes or not all(
+                    isinstance(t, (int, float)) and 0.0 <= t <= 1.0
+                    for t in conf_thresh):
+                raise ValueError(
+                    'conf_thresh must be a number in [0, 1] or one per class '
+                    f'({num_classes}), got {conf_thresh!r}')
+            self._class_thresh = torch.tensor(
+                [float(t) for t in conf_thresh])
+        elif not isinstance(conf_thresh, (int, float)) or \
+                not 0.0 <= conf_thresh <= 1.0:
+            raise ValueError('conf_thresh must be a number in [0, 1] or one '
+                             f'per class, got {conf_thresh!r}')
+        if pseudo_label_pass not in PSEUDO_LABEL_PASSES:
+            raise ValueError('pseudo_label_pass must be one of '
+                             f'{PSEUDO_LABEL_PASSES}, got '
+                             f'"{pseudo_label_pass}"')
         if mix_source not in MIX_SOURCES:
             raise ValueError(f'mix_source must be one of {MIX_SOURCES}, got '
                              f'"{mix_source}"')
@@ -167,7 +214,10 @@ class WeakToStrongSegmentor(EncoderDecoder):
                 f'loss_normalizer must be > 0, got {loss_normalizer}')
         self.loss_weights = weights
         self.loss_normalizer = float(loss_normalizer)
-        self.conf_thresh = float(conf_thresh)
+        self.conf_thresh = conf_thresh if self._class_thresh is not None \
+            else float(conf_thresh)
+        self.pseudo_label_pass = pseudo_label_pass
+        self.diagnostics = bool(diagnostics)
         self.strong_views = tuple(strong_views)
         self.mix_source = mix_source
         self.fp_decode = fp_decode
@@ -179,7 +229,15 @@ class WeakToStrongSegmentor(EncoderDecoder):
             MODELS.build(feature_perturbation)
             if feature_perturbation else None)
         self.unsup_loss = MODELS.build(unsup_loss)
-        self._check_attention_available()
+        self.attention_source = self._build_attention_source(
+            attention_source)
+        if (type(self.attention_source).__name__ == 'GradCAMAttention'
+                and mix_source == 'loader'
+                and getattr(self.image_perturbation, 'requires_attention',
+                            False)):
+            raise ValueError(
+                "GradCAMAttention needs gradients, which the no-grad partner "
+                "pass of mix_source='loader' has not; use mix_source='batch'")
         if fp_decode == 'joint' and getattr(self.feature_perturbation,
                                             'requires_attention', False):
             raise ValueError(
@@ -263,16 +321,32 @@ class WeakToStrongSegmentor(EncoderDecoder):
     # ------------------------------------------------------------------ #
     # checks
     # ------------------------------------------------------------------ #
-    def _check_attention_available(self) -> None:
-        has_attention = getattr(self.decode_head, 'provides_attention', False)
-        for role in ('image_perturbation', 'feature_perturbation'):
-            module = getattr(self, role)
-            if getattr(module, 'requires_attention', False) and not has_attention:
+    def _build_attention_source(self, cfg: OptConfigType):
+        has_head_att = getattr(self.decode_head, 'provides_attention', False)
+        needs = [
+            role for role in ('image_perturbation', 'feature_perturbation')
+            if getattr(getattr(self, role), 'requires_attention', False)
+        ]
+        if cfg is None:
+            if not needs:
+                return None
+            if not has_head_att:
+                module = getattr(self, needs[0])
                 raise ValueError(
-                    f'{role} {type(module).__name__} is guided by attention, '
-                    f'but decode_head {type(self.decode_head).__name__} does '
-                    'not provide attention (use AttUNetHead with '
+                    f'{needs[0]} {type(module).__name__} is guided by '
+                    'attention, but there is no attention_source and decode_'
+                    f'head {type(self.decode_head).__name__} does not provide '
+                    'attention (set attention_source, e.g. '
+                    "dict(type='PredictionAttention'), use AttUNetHead with "
                     'attention=True, or the random counterpart)')
+            cfg = dict(type='HeadAttention')
+        source = MODELS.build(cfg)
+        if source.requires_head_attention and not has_head_att:
+            raise ValueError(
+                f'attention_source {type(source).__name__} reads the head\'s '
+                f'attention, but decode_head {type(self.decode_head).__name__}'
+                ' does not provide it (use AttUNetHead with attention=True)')
+        return source
 
     def check_train_batches(self, batch_sizes: Dict[str, int]) -> None:
         """Called by the training loop with each branch's batch size."""
@@ -308,67 +382,78 @@ class WeakToStrongSegmentor(EncoderDecoder):
         x, u = inputs['labeled'], inputs['unlabeled']
         u_w = u['weak']
         strong = [u[name] for name in self.strong_views]
-        n_x = x.shape[0]
+        n_x, n_clean = x.shape[0], x.shape[0] + u_w.shape[0]
 
         # 1. One encoder pass over labeled + weak unlabeled images (shared BN
-        #    statistics). The clean decode gives the labeled logits, the weak
-        #    prediction and the head's attention; with fp_decode='joint' the
-        #    perturbed features of the same images are decoded in that same
-        #    pass, as UniMatch does.
+        #    statistics). The clean decode gives the labeled logits and the
+        #    weak prediction; with fp_decode='joint' the perturbed features
+        #    of the same images are decoded in that same pass (UniMatch).
         feats = self.extract_feat(torch.cat([x, u_w]))
         joint_fp = (self.feature_perturbation is not None
                     and self.fp_decode == 'joint')
+        decoded = feats
         if joint_fp:
             feats_fp = self.feature_perturbation(feats, None)
-            feats = [torch.cat([f, g]) for f, g in zip(feats, feats_fp)]
-        logits, attention = self._decode(feats)
+            decoded = [torch.cat([f, g]) for f, g in zip(feats, feats_fp)]
+        logits, head_att = self._decode(decoded)
         logits = self._to_input_size(logits, x)
-        n_clean = x.shape[0] + u_w.shape[0]
         logits_fp = logits[n_clean + n_x:] if joint_fp else None
-        logits_x, logits_u_w = logits[:n_x], logits[n_x:n_clean]
-        att_u = _slice_attention(attention, n_x, n_clean)
+        logits = logits[:n_clean]
+        logits_x, logits_u_w = logits[:n_x], logits[n_x:]
 
-        # 2. Pseudo-labels and confidences from the weak view (no gradient).
+        # 2. Attention (where the evidence is) of every clean image, from the
+        #    configured source; it guides, it is not trained through.
+        att = self._attention(feats, logits,
+                              _slice_attention(head_att, 0, n_clean))
+        att_u = _slice_maps(att, n_x, n_clean)
+
+        # 3. Pseudo-labels and confidences of the weak view (no gradient).
         with torch.no_grad():
-            conf_u_w, pseudo_u_w = _confidence_and_label(logits_u_w)
-            confident_u_w = (conf_u_w >= self.conf_thresh).float()
+            conf_u_w, pseudo_u_w = self._pseudo_labels(u_w, logits_u_w)
+            confident_u_w = self._confident(conf_u_w, pseudo_u_w)
 
-        # 3. Feature-level hook: decode perturbed weak-view features.
+        # 4. Feature-level hook: decode perturbed weak-view features.
         if self.feature_perturbation is not None and not joint_fp:
             feats_u = tuple(_batch_tail(f, n_x) for f in feats)
-            feats_fp = self.feature_perturbation(feats_u, _detach(att_u))
+            feats_fp = self.feature_perturbation(feats_u, att_u)
             with self._perturbed_pass():
                 logits_fp = self._to_input_size(
                     self._decode_plain(feats_fp), u_w)
 
-        # 4. Image-level hook: mix each strong view with its partner; the
-        #    pseudo-labels and confidences get exactly the same mask.
-        targets = self._mix_strong_views(strong, pseudo_u_w, conf_u_w,
-                                         _detach(att_u), inputs)
+        # 5. Image-level hook: mix each strong view with its partner; the
+        #    pseudo-labels and confidences get exactly the same boxes.
+        targets, boxes = self._mix_strong_views(strong, pseudo_u_w, conf_u_w,
+                                                att_u, inputs)
 
-        # 5. Strong passes, both views in one batch.
+        # 6. Strong passes, both views in one batch.
         mixed = torch.cat([t['image'] for t in targets])
         with self._perturbed_pass():
             logits_s = self._to_input_size(
                 self._decode_plain(self.extract_feat(mixed)), mixed).chunk(
                     len(targets))
 
-        # 6. Losses.
+        # 7. Losses.
         losses = self._labeled_losses(logits_x, data_samples['labeled'])
         w = self.loss_weights
         norm = self.loss_normalizer
         for name, logit, target in zip(self.strong_views, logits_s, targets):
             loss = self.unsup_loss(
                 logit, target['pseudo'],
-                weight=(target['conf'] >= self.conf_thresh).float())
+                weight=self._confident(target['conf'], target['pseudo']))
             losses[f'loss_{_short(name)}'] = loss * w['strong'] / len(
                 targets) / norm
         if logits_fp is not None:
             loss = self.unsup_loss(logits_fp, pseudo_u_w, weight=confident_u_w)
             losses['loss_fp'] = loss * w['fp'] / norm
-        losses['conf_ratio'] = confident_u_w.mean()
-        if attention is not None:
-            losses['att_entropy'] = _spatial_attention_entropy(att_u)
+
+        # 8. Diagnostics (logged, never back-propagated).
+        if self.diagnostics:
+            losses.update(
+                self._diagnostics(att, data_samples['labeled'], n_x,
+                                  confident_u_w, pseudo_u_w, logits_fp,
+                                  boxes))
+        else:
+            losses['conf_ratio'] = confident_u_w.mean()
         return losses
 
     # ------------------------------------------------------------------ #
@@ -410,6 +495,44 @@ class WeakToStrongSegmentor(EncoderDecoder):
                              self.decode_head.forward_with_attention, feats)
         return self._decode_plain(feats), None
 
+    def _attention(self, feats, logits: Tensor, head_att) -> Optional[dict]:
+        """The attention source's maps of the clean images, or None."""
+        if self.attention_source is None:
+            return None
+        return self.attention_source(
+            feats=[f[:logits.shape[0]] for f in feats],
+            logits=logits,
+            head_attention=head_att,
+            in_index=list(self.decode_head.in_index))
+
+    def _pseudo_labels(self, u_w: Tensor, logits_u_w: Tensor):
+        """Confidence and arg-max class of the weak view: from the training
+        pass (``'student'``, UniMatch) or a dropout-free eval pass
+        (``'eval'``)."""
+        if self.pseudo_label_pass == 'eval':
+            logits_u_w = self._eval_logits(u_w)[0]
+        return _confidence_and_label(logits_u_w)
+
+    def _eval_logits(self, images: Tensor):
+        """Logits (input size), backbone features and head attention of an
+        eval-mode, no-grad pass (dropout off, BN running statistics)."""
+        with torch.no_grad():
+            was_training = self.training
+            self.eval()
+            try:
+                feats = self.extract_feat(images)
+                logits, head_att = self._decode(feats)
+            finally:
+                self.train(was_training)
+        return self._to_input_size(logits, images), feats, head_att
+
+    def _confident(self, conf: Tensor, pseudo: Tensor) -> Tensor:
+        """1.0 where a pixel's confidence reaches its class's threshold."""
+        if self._class_thresh is None:
+            return (conf >= self.conf_thresh).float()
+        thresh = self._class_thresh.to(conf.device)[pseudo]
+        return (conf >= thresh).float()
+
     def _to_input_size(self, logits: Tensor, like: Tensor) -> Tensor:
         if logits.shape[2:] == like.shape[2:]:
             return logits
@@ -428,9 +551,8 @@ class WeakToStrongSegmentor(EncoderDecoder):
                 losses[f'x_{key}'] = value
         return losses
 
-    def _partner(self, pseudo: Tensor, conf: Tensor,
-                 att_u: Optional[List[dict]], strong: List[Tensor],
-                 inputs: dict):
+    def _partner(self, pseudo: Tensor, conf: Tensor, att_u: Optional[dict],
+                 strong: List[Tensor], inputs: dict):
         """Partner images, pseudo-labels, confidences and attention."""
         if self.mix_source == 'batch':
             # A random cyclic shift pairs every image with a different one.
@@ -439,40 +561,83 @@ class WeakToStrongSegmentor(EncoderDecoder):
             shift = int(torch.randint(1, n, ())) if n > 1 else 0
             perm = (torch.arange(n, device=pseudo.device) + shift) % n
             return ([s[perm] for s in strong], pseudo[perm], conf[perm],
-                    _index_attention(att_u, perm))
+                    _index_maps(att_u, perm))
         mix = inputs.get('mix')
         if mix is None:
             raise ValueError("mix_source='loader' but the batch has no 'mix' "
                              'branch (set mix_dataloader in the config)')
-        with torch.no_grad():
-            was_training = self.training
-            self.eval()  # UniMatch predicts its CutMix partners in eval mode
-            feats = self.extract_feat(mix['weak'])
-            logits, att = self._decode(feats)
-            self.train(was_training)
-            conf_m, pseudo_m = _confidence_and_label(
-                self._to_input_size(logits, mix['weak']))
+        # UniMatch predicts its CutMix partners in eval mode.
+        logits, feats, head_att = self._eval_logits(mix['weak'])
+        conf_m, pseudo_m = _confidence_and_label(logits)
+        att_m = None
+        if self.attention_source is not None:
+            with torch.no_grad():
+                att_m = self._attention(feats, logits, head_att)
         return ([mix[name] for name in self.strong_views], pseudo_m, conf_m,
-                _detach(att))
+                att_m)
 
     def _mix_strong_views(self, strong: List[Tensor], pseudo: Tensor,
-                          conf: Tensor, att_u: Optional[List[dict]],
-                          inputs: dict) -> List[dict]:
+                          conf: Tensor, att_u: Optional[dict], inputs: dict):
+        """The mixed strong views with their targets, and the boxes
+        (``[(mask where cut from the partner, partner foreground)]``)."""
         if self.image_perturbation is None:
-            return [dict(image=s, pseudo=pseudo, conf=conf) for s in strong]
+            return [dict(image=s, pseudo=pseudo, conf=conf)
+                    for s in strong], []
         partner_imgs, partner_pseudo, partner_conf, partner_att = \
             self._partner(pseudo, conf, att_u, strong, inputs)
         cutmix = self.image_perturbation
-        targets = []
+        guided = getattr(cutmix, 'requires_attention', False)
+        targets, boxes = [], []
         for img, partner_img in zip(strong, partner_imgs):
-            mask = cutmix.generate_mask(att_u, partner_att, img.shape,
-                                        device=img.device)
+            mask, shift = cutmix.generate_boxes(
+                _spatial(att_u) if guided else None,
+                _spatial(partner_att) if guided else None,
+                img.shape,
+                device=img.device)
+            # A shift only for a module that moves boxes: reading a shift
+            # of zeros would make the host wait for the device.
+            shift = shift if cutmix.translates else None
             targets.append(
                 dict(
-                    image=cutmix.mix(mask, img, partner_img),
-                    pseudo=cutmix.mix(mask, pseudo, partner_pseudo),
-                    conf=cutmix.mix(mask, conf, partner_conf)))
-        return targets
+                    image=cutmix.mix(mask, img, partner_img, shift),
+                    pseudo=cutmix.mix(mask, pseudo, partner_pseudo, shift),
+                    conf=cutmix.mix(mask, conf, partner_conf, shift)))
+            cut = mask if shift is None else shift_maps(mask, -shift)
+            boxes.append((cut, (partner_pseudo > 0).float()))
+        return targets, boxes
+
+    def _diagnostics(self, att: Optional[dict], samples: SampleList, n_x: int,
+                     confident: Tensor, pseudo: Tensor,
+                     logits_fp: Optional[Tensor], boxes) -> Dict[str, Tensor]:
+        """Monitoring values: confident share (overall and per class), how
+        well the attention finds the labeled foreground, what the boxes
+        hold, and how far the feature perturbation moves the prediction."""
+        out = dict(conf_ratio=confident.mean())
+        ratios = step_diagnostics.confident_ratio_per_class(
+            confident, pseudo, self.decode_head.num_classes)
+        for k in range(ratios.numel()):
+            out[f'conf_ratio_c{k}'] = ratios[k]
+        if att is not None:
+            spatial = att['spatial'].detach()
+            labels = self.decode_head._stack_batch_gt(samples)[:, 0]
+            att_x = spatial[:n_x]
+            if att_x.shape[-2:] != labels.shape[-2:]:
+                att_x = resize(att_x.float(), size=labels.shape[-2:],
+                               mode='bilinear', align_corners=False)
+            out['att_auc'] = step_diagnostics.attention_auc(
+                att_x, labels, self.decode_head.ignore_index)
+            out['att_entropy'] = _map_entropy(spatial[n_x:])
+        if boxes:
+            cover = [step_diagnostics.box_coverage(m, fg) for m, fg in boxes]
+            out['box_fg'] = sum(c[0] for c in cover) / len(cover)
+            out['box_fg_random'] = sum(c[1] for c in cover) / len(cover)
+            if len(boxes) > 1:
+                out['box_iou'] = step_diagnostics.box_iou(
+                    boxes[0][0], boxes[1][0])
+        if logits_fp is not None:
+            out['fp_flip'] = (logits_fp.detach().argmax(1) !=
+                              pseudo).float().mean()
+        return out
 
 
 def _confidence_and_label(logits: Tensor):
@@ -539,29 +704,34 @@ def _slice_attention(attention, start, stop):
     return [{k: v[start:stop] for k, v in level.items()} for level in attention]
 
 
-def _index_attention(attention, index):
-    if attention is None:
+def _slice_maps(maps: Optional[dict], start: int, stop: int):
+    """Attention maps of images ``start:stop``."""
+    if maps is None:
         return None
-    return [{k: v[index] for k, v in level.items()} for level in attention]
+    return dict(
+        spatial=maps['spatial'][start:stop],
+        channel=[None if c is None else c[start:stop]
+                 for c in maps['channel']])
 
 
-def _detach(attention):
-    if attention is None:
+def _index_maps(maps: Optional[dict], index: Tensor):
+    if maps is None:
         return None
-    return [{k: v.detach() for k, v in level.items()} for level in attention]
+    return dict(
+        spatial=maps['spatial'][index],
+        channel=[None if c is None else c[index] for c in maps['channel']])
 
 
-def _spatial_attention_entropy(attention: List[dict]) -> Tensor:
-    """Mean entropy of the spatial maps seen as distributions over pixels,
-    divided by its maximum log(h*w): 1 = uniform, 0 = one pixel."""
-    values = []
-    for level in attention:
-        spatial = level['spatial'].detach().flatten(1).float()
-        if spatial.shape[1] < 2:
-            continue
-        p = spatial / spatial.sum(dim=1, keepdim=True).clamp_min(1e-12)
-        entropy = -(p * p.clamp_min(1e-12).log()).sum(dim=1)
-        values.append(entropy.mean() / math.log(spatial.shape[1]))
-    if not values:
-        return torch.zeros(())
-    return torch.stack(values).mean()
+def _spatial(maps: Optional[dict]):
+    return None if maps is None else maps['spatial']
+
+
+def _map_entropy(spatial: Tensor) -> Tensor:
+    """Mean entropy of the maps seen as distributions over pixels, divided
+    by its maximum log(h*w): 1 = uniform, 0 = one pixel."""
+    flat = spatial.detach().flatten(1).float()
+    if flat.shape[1] < 2:
+        return flat.new_zeros(())
+    p = flat / flat.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    entropy = -(p * p.clamp_min(1e-12).log()).sum(dim=1)
+    return entropy.mean() / math.log(flat.shape[1])
