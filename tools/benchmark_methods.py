@@ -93,7 +93,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         'configs/benchmark)')
     parser.add_argument(
         '--methods', type=_csv_list, default=list(METHODS),
-        help='comma-separated config names of configs/benchmark/<dataset>/')
+        help='comma-separated config names of CONFIG_DIR/<dataset>/')
+    parser.add_argument(
+        '--config-dir', default=CONFIG_DIR,
+        help='folder with one sub-folder of method configs per dataset '
+        '(default: configs/benchmark); configs of your own may build on '
+        "ours, e.g. _base_ = ['<repo>/configs/benchmark/synthetic/"
+        "aigcmatch.py'] plus the changes")
     parser.add_argument('--seeds', type=_seed_list, default=[0, 1, 2, 3, 4],
                         help='comma-separated (default 0,1,2,3,4)')
     parser.add_argument(
@@ -208,13 +214,14 @@ def run_jobs(args, data_roots: Dict[str, str]) -> List[dict]:
     for seed in args.seeds:  # seed outermost: partial results stay paired
         for dataset in args.datasets:
             for method in args.methods:
-                config = osp.join(CONFIG_DIR, dataset, f'{method}.py')
+                config = osp.join(args.config_dir, dataset, f'{method}.py')
                 jobs.append((dataset, method, seed, config))
     missing = sorted({j[3] for j in jobs if not osp.isfile(j[3])})
     if missing:
-        raise UserError(f'no benchmark config {missing[0]}; expected one of '
+        raise UserError(f'no benchmark config {missing[0]}; expected a '
+                        'config per method and dataset (shipped: '
                         f'{", ".join(METHODS)} for each of '
-                        f'{", ".join(DATASETS)}')
+                        f'{", ".join(DATASETS)})')
     env = {'OMP_NUM_THREADS': str(args.threads)}
 
     def one(job):
