@@ -129,6 +129,32 @@ def refuse_to_clobber_work_dir(work_dir: str, resume: bool) -> None:
 
 
 
+def ensure_checkpoint_check(cfg: Config, partial_load: bool = False) -> None:
+    """Make sure ``SafeCheckpointHook`` checks what the run will load.
+
+    The shipped configs list the hook in ``custom_hooks``; a config that
+    sets its own list may have dropped it, and then a checkpoint that does
+    not fit the model would load with warnings only. The tools call this, so
+    the check is on whatever the config says.
+
+    Args:
+        cfg (Config): The config, changed in place.
+        partial_load (bool): Accept a ``load_from`` checkpoint that fits in
+            part (``tools/train.py --partial-load``). Defaults to False.
+    """
+    hooks = list(cfg.get('custom_hooks') or [])
+    checks = [
+        h for h in hooks if isinstance(h, dict) and h.get('type') in (
+            'SafeCheckpointHook', 'mmseg.SafeCheckpointHook')
+    ]
+    if not checks:
+        checks = [dict(type='SafeCheckpointHook')]
+        hooks.insert(0, checks[0])
+    for hook in checks:
+        hook['partial_load'] = bool(partial_load)
+    cfg.custom_hooks = hooks
+
+
 def add_config_args(parser: argparse.ArgumentParser) -> None:
     """The options every tool that runs a config shares (mmseg's names)."""
     parser.add_argument(
