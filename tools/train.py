@@ -54,11 +54,13 @@ def main(argv=None):
     from projects.aigcmatch.compat import (amp_dtype, cleanup_distributed,
                                            init_distributed,
                                            sanitize_cfg_for_device)
-    from projects.aigcmatch.utils import (UserError, ensure_checkpoint_check,
+    from projects.aigcmatch.utils import (UserError, check_training_config,
+                                          ensure_checkpoint_check,
                                           prepare_config,
                                           refuse_to_clobber_work_dir)
 
     cfg = prepare_config(args)
+    check_training_config(cfg)
     if args.partial_load and (args.resume or not cfg.get('load_from')):
         raise UserError(
             '--partial-load applies to the initial weights of a fresh run '
