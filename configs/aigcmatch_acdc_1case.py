@@ -9,10 +9,7 @@ _base_ = [
 labeled_split = 'labeled_1case'
 unlabeled_split = 'unlabeled_1case'
 train_dataloader = dict(dataset=dict(split='labeled_1case'))
-unlabeled_dataloader = dict(
-    dataset=dict(
-        split='unlabeled_1case',
-        disjoint_with=['labeled_1case', 'val', 'test']))
+unlabeled_dataloader = dict(dataset=dict(split='unlabeled_1case'))
 
 model = dict(
     image_perturbation=dict(

@@ -10,10 +10,7 @@ _base_ = [
 labeled_split = 'labeled_7case'
 unlabeled_split = 'unlabeled_7case'
 train_dataloader = dict(dataset=dict(split='labeled_7case'))
-unlabeled_dataloader = dict(
-    dataset=dict(
-        split='unlabeled_7case',
-        disjoint_with=['labeled_7case', 'val', 'test']))
+unlabeled_dataloader = dict(dataset=dict(split='unlabeled_7case'))
 
 model = dict(decode_head=dict(attention=False))
 train_cfg = dict(type='IterBasedTrainLoop')

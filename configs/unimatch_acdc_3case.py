@@ -9,10 +9,7 @@ _base_ = [
 labeled_split = 'labeled_3case'
 unlabeled_split = 'unlabeled_3case'
 train_dataloader = dict(dataset=dict(split='labeled_3case'))
-unlabeled_dataloader = dict(
-    dataset=dict(
-        split='unlabeled_3case',
-        disjoint_with=['labeled_3case', 'val', 'test']))
+unlabeled_dataloader = dict(dataset=dict(split='unlabeled_3case'))
 
 model = dict(
     decode_head=dict(attention=False),

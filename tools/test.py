@@ -63,6 +63,7 @@ def main(argv=None):
                                            sanitize_cfg_for_device)
     from projects.aigcmatch.utils import (UserError, ensure_checkpoint_check,
                                           prepare_config)
+    from projects.aigcmatch.utils.data_checks import check_data_at_startup
 
     cfg = prepare_config(args)
     if not osp.isfile(args.checkpoint):
@@ -86,6 +87,9 @@ def main(argv=None):
         hooks.visualization.draw = True
         cfg.visualizer.save_dir = args.show_dir
 
+    # the test split must not hold a training patient, nor a bad file
+    check_data_at_startup(
+        cfg, keys=['test_dataloader'], config_name=args.config)
     cfg.load_from = args.checkpoint
     # refuse a checkpoint that does not fit the model, instead of testing
     # the layers it leaves at their random initialisation

@@ -58,6 +58,7 @@ def main(argv=None):
                                           ensure_checkpoint_check,
                                           prepare_config,
                                           refuse_to_clobber_work_dir)
+    from projects.aigcmatch.utils.data_checks import check_data_at_startup
 
     cfg = prepare_config(args)
     check_training_config(cfg)
@@ -87,6 +88,9 @@ def main(argv=None):
     cfg.resume = args.resume
     changes = sanitize_cfg_for_device(cfg)
     refuse_to_clobber_work_dir(cfg.work_dir, args.resume)
+    # seconds, not hours in: leaked splits, bad headers and label values of
+    # every dataset (val and test too) stop the run before it starts
+    check_data_at_startup(cfg, keys=None, config_name=args.config)
     init_distributed(args.launcher)
     ok = False
     try:

@@ -9,10 +9,7 @@ _base_ = [
 labeled_split = 'labeled_7case'
 unlabeled_split = 'unlabeled_7case'
 train_dataloader = dict(dataset=dict(split='labeled_7case'))
-unlabeled_dataloader = dict(
-    dataset=dict(
-        split='unlabeled_7case',
-        disjoint_with=['labeled_7case', 'val', 'test']))
+unlabeled_dataloader = dict(dataset=dict(split='unlabeled_7case'))
 
 model = dict(
     image_perturbation=dict(type='RandomCutMix', prob=0.5, area_range=(0.02, 0.4), aspect_range=(0.3, 1 / 0.3)),

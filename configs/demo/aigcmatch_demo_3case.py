@@ -56,7 +56,6 @@ unlabeled_dataloader = dict(
     dataset=dict(
         data_root=data_root,
         split='unlabeled_3case',
-        disjoint_with=['labeled_3case', 'val', 'test'],
         pipeline=unlabeled_pipeline))
 val_dataloader = dict(
     num_workers=num_workers,

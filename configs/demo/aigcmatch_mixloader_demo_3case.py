@@ -14,5 +14,4 @@ mix_dataloader = dict(
         data_root={{_base_.data_root}},
         split='unlabeled_3case',
         mode='unlabeled',
-        disjoint_with=['labeled_3case', 'val', 'test'],
         pipeline={{_base_.unlabeled_pipeline}}))

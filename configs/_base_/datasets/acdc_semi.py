@@ -81,8 +81,8 @@ unlabeled_dataloader = dict(
         data_root=data_root,
         split=unlabeled_split,
         mode='unlabeled',
-        # Build-time guard: no patient may be labeled, val or test too.
-        disjoint_with=[labeled_split, 'val', 'test'],
+        # No `disjoint_with`: tools/train.py and tools/test.py derive it from the labeled, val and
+        # test splits configured (after --cfg-options), so an override cannot leave it stale.
         pipeline=unlabeled_pipeline))
 val_dataloader = dict(
     batch_size=1,
