@@ -6,6 +6,10 @@ data_root = 'data/ACDC'
 crop_size = (256, 256)  # (h, w) as in mmseg; mmcv's Resize takes (w, h)
 labeled_split = 'labeled_7case'
 unlabeled_split = 'unlabeled_7case'
+# How tools/infer.py maps a raw scan to [0, 1]: as the training files were normalised. The SSL4MIS/
+# UniMatch ACDC files are min-max normalised per volume; 'robust_minmax' is exactly that on a scan
+# without extreme voxels, and replaces those first (docs/inference.md). 'minmax': UniMatch's exact scheme.
+intensity_norm = dict(method='robust_minmax', percentiles=(0.5, 99.5), outlier_factor=3.0)
 
 meta_keys = ('img_path', 'ori_shape', 'img_shape', 'scale_factor', 'case_id',
              'slice_idx', 'num_slices', 'spacing')
