@@ -311,3 +311,54 @@ def test_one_extreme_voxel_gives_the_clean_scans_prediction(
     assert np.abs(result.probs.transpose(0, 3, 2, 1) -
                   clean_probs.transpose(3, 0, 1, 2)).max() > 0.1
 
+
+def test_channels_last_npy_prints_one_error_line(model_files, tmp_path):
+    two = str(tmp_path / 'two_channels.npy')
+    np.save(two, np.random.default_rng(1).random((64, 64, 2)))
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (ROOT, env.get('PYTHONPATH')) if p)
+    env.pop('AIGCMATCH_DEBUG', None)
+    out = tmp_path / 'out'
+    proc = subprocess.run([
+        sys.executable, 'tools/infer.py', model_files['config'],
+        model_files['random'], two, '--out',
+        str(out)
+    ],
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert 'Traceback' not in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith('error')]
+    assert errors == [
+        f'error: {two}: shape (64, 64, 2) looks like an (H, W, C) image '
+        'with 2 channel(s) on the last axis; expected an (H, W) slice or a '
+        '(D, H, W) volume (a 64-slice volume of 64 x 2 pixels is not an '
+        'image to segment). Save the channel to segment, e.g. '
+        'array[..., 0], or a gray image; a volume with its slices on the '
+        'last axis as array.transpose(2, 0, 1)'
+    ]
+    assert not out.exists()
+
+
+def test_truncated_checkpoint_is_named(model_files, tmp_path):
+    with open(model_files['random'], 'rb') as f:
+        data = f.read()
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(data[:len(data) // 3])
+    scan = write_nifti(
+        str(tmp_path / 'scan.nii.gz'), (8, 8, 2), (1.0, 1.0, 5.0))
+    out = tmp_path / 'out'
+    with pytest.raises(
+            ValueError,
+            match=rf'checkpoint {truncated} \({len(data) // 3} bytes\) '
+            'cannot be read: it is truncated'):
+        infer.main([
+            model_files['config'],
+            str(truncated), scan, '--out',
+            str(out), '--no-progress'
+        ])
+    assert not out.exists()
