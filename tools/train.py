@@ -55,6 +55,7 @@ def main(argv=None):
                                            init_distributed,
                                            sanitize_cfg_for_device)
     from projects.aigcmatch.utils import (UserError, check_training_config,
+                                          ensure_atomic_checkpoints,
                                           ensure_checkpoint_check,
                                           prepare_config,
                                           refuse_to_clobber_work_dir)
@@ -71,6 +72,7 @@ def main(argv=None):
             'set load_from (--cfg-options load_from=CHECKPOINT)')
     # load_from and --resume: refuse a checkpoint that does not fit the model
     ensure_checkpoint_check(cfg, partial_load=args.partial_load)
+    atomic = ensure_atomic_checkpoints(cfg)
 
     if args.amp:
         optim_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
@@ -98,6 +100,8 @@ def main(argv=None):
         for change in changes:
             print_log(f'config adapted to this machine: {change}',
                       logger='current', level=logging.WARNING)
+        if atomic:
+            print_log(atomic, logger='current')
         runner.train()
         ok = True
     finally:

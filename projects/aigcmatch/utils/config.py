@@ -179,6 +179,31 @@ def ensure_checkpoint_check(cfg: Config, partial_load: bool = False) -> None:
     cfg.custom_hooks = hooks
 
 
+def ensure_atomic_checkpoints(cfg: Config) -> Optional[str]:
+    """Make the checkpoint hook write atomically.
+
+    mmengine's ``CheckpointHook`` removes the previous best (and the oldest
+    kept) checkpoint before it writes the new one, in place: a kill or a full
+    disk during that write loses it. ``AtomicCheckpointHook`` takes the same
+    arguments and never does; a config that names mmengine's hook gets it
+    instead.
+
+    Args:
+        cfg (Config): The config, changed in place.
+
+    Returns:
+        str | None: What was changed, for the log.
+    """
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if not isinstance(hook, dict) or hook.get('type') not in (
+            'CheckpointHook', 'mmengine.CheckpointHook'):
+        return None
+    hook['type'] = 'AtomicCheckpointHook'
+    return ('default_hooks.checkpoint: CheckpointHook -> '
+            'AtomicCheckpointHook (same options; writes are atomic, the '
+            'previous best is removed only after the new one is complete)')
+
+
 def add_config_args(parser: argparse.ArgumentParser) -> None:
     """The options every tool that runs a config shares (mmseg's names)."""
     parser.add_argument(
