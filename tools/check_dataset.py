@@ -25,18 +25,6 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import DictAction  # noqa: E402
 
 from projects.aigcmatch.utils import run_tool  # noqa: E402
-from projects.aigcmatch.utils.config import (  # noqa: E402
-    dataloader_configs, dataset_configs, model_num_classes)
-
-#: Config keys of the loaders, in report order, and the group each belongs
-#: to for the patient-overlap check (mix draws from the unlabeled pool).
-#: Overlap group of each dataloader: no patient may sit in two groups.
-GROUPS = dict(
-    train_dataloader='labeled',
-    unlabeled_dataloader='unlabeled',
-    mix_dataloader='unlabeled',
-    val_dataloader='val',
-    test_dataloader='test')
 
 
 def parse_args(argv=None):
@@ -77,87 +65,10 @@ def check_config(cfg, full_check: bool = True, progress: bool = True):
         tuple[list[str], list[str]]: One summary line per dataset, and every
         problem as ``[where] message``.
     """
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import DATASETS
+    from projects.aigcmatch.utils.data_checks import check_config_data
 
-    from projects.aigcmatch.datasets import read_split
-    from projects.aigcmatch.datasets.split_files import patients_of_split
-
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    summary, problems = [], []
-    splits = []  # (group, where, split path, patients)
-    num_classes = model_num_classes(cfg)
-    for key, loader in dataloader_configs(cfg):
-        if key == 'mix_dataloader' and not _reads_mix_loader(cfg):
-            continue  # built by the training loop only for such a model
-        group = GROUPS[key]
-        if 'dataset' not in loader:
-            problems.append(f'[{key}] no "dataset"; expected a dataset '
-                            'config in the dataloader')
-            continue
-        for where, ds_cfg in dataset_configs(loader['dataset'],
-                                             f'{key}.dataset'):
-            try:
-                dataset = DATASETS.build(dict(ds_cfg, lazy_init=True))
-            except Exception as err:  # any build error is a finding here
-                problems.append(f'[{where}] cannot be built: {err}')
-                continue
-            if not hasattr(dataset, 'check_data'):
-                summary.append(f'{where}: {type(dataset).__name__} has no '
-                               'file checks; not checked')
-                continue
-            if progress:
-                print(f'{where}: {dataset.split_path}', file=sys.stderr)
-            found = dataset.check_data(full_check, progress)
-            problems += [f'[{where}] {p.message}' for p in found]
-            classes = dataset.metainfo.get('classes') or ()
-            if num_classes is not None and len(classes) != num_classes:
-                problems.append(
-                    f'[{where}] the dataset has {len(classes)} classes '
-                    f'{tuple(classes)} but model.decode_head.num_classes is '
-                    f'{num_classes}; expected the same number')
-            try:
-                ids = read_split(dataset.split_path)
-                splits.append((group, where, dataset.split_path,
-                               set(patients_of_split(
-                                   ids, dataset.patient_pattern))))
-            except (ValueError, OSError):
-                pass  # already reported by check_data
-            summary.append(
-                f'{where}: {type(dataset).__name__} split '
-                f'{dataset.split_path} (mode {dataset.mode!r}): '
-                f'{len(found)} problem(s)')
-    problems += _overlap_problems(splits)
-    return summary, problems
-
-
-def _reads_mix_loader(cfg) -> bool:
-    """Whether the model takes CutMix partners from ``mix_dataloader``
-    (``WeakToStrongSegmentor.train_branches``)."""
-    model = cfg.get('model') or {}
-    return bool(model.get('image_perturbation')) and model.get(
-        'mix_source') == 'loader'
-
-
-def _overlap_problems(splits):
-    problems = []
-    for i, (group_a, where_a, path_a, patients_a) in enumerate(splits):
-        for group_b, where_b, path_b, patients_b in splits[i + 1:]:
-            if group_a == group_b:
-                continue
-            if {group_a, group_b} == {'val', 'test'} and osp.samefile(
-                    path_a, path_b):
-                continue  # one split for both on purpose (e.g. valtest)
-            shared = sorted(patients_a & patients_b)
-            if shared:
-                more = (f' and {len(shared) - 10} more'
-                        if len(shared) > 10 else '')
-                problems.append(
-                    f'[{where_a} / {where_b}] {group_a} split {path_a} and '
-                    f'{group_b} split {path_b} share patient(s) '
-                    f'{", ".join(shared[:10])}{more}; expected no patient in '
-                    'two of labeled / unlabeled / val / test')
-    return problems
+    return check_config_data(
+        cfg, level='full' if full_check else 'headers', progress=progress)
 
 
 def main(argv=None):

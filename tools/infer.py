@@ -3,8 +3,10 @@
 
 INPUT is a NIfTI volume (.nii/.nii.gz), an h5 volume of the layout, a PNG or
 NPY slice (NPY may be a volume), or a folder of them (not recursive; files
-ending in _gt, _4d, _seg or _probs are skipped there). Each scan is min-max
-normalised per volume, every slice is resized to the model input (256x256
+ending in _gt, _4d, _seg or _probs are skipped there). Each scan is
+normalised per volume as the config's ``intensity_norm`` says (default
+``robust_minmax``: min-max, with extreme voxels replaced first and a warning
+naming the file), every slice is resized to the model input (256x256
 bilinear, as in validation) and the logits are resized back; the label map
 is written in the input's format, shape, orientation, affine and spacing
 (``<case>_seg.*``). ``volumes.csv`` lists the volume of each class in ml
@@ -164,7 +166,8 @@ def main(argv=None) -> None:
         batch_size=args.batch_size)
     print(f'{len(files)} scan(s), {total_slices} slices; model input '
           f'{segmenter.input_size[0]}x{segmenter.input_size[1]}, classes '
-          f'{", ".join(segmenter.class_names)}, device {segmenter.device}')
+          f'{", ".join(segmenter.class_names)}, device {segmenter.device}, '
+          f'intensities {segmenter.intensity_norm.method}')
     os.makedirs(args.out, exist_ok=True)
     fg_names = list(segmenter.class_names[1:])
     rows, lv_cases = [], []

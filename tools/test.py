@@ -61,12 +61,14 @@ def main(argv=None):
                                            init_distributed,
                                            safe_load_checkpoint,
                                            sanitize_cfg_for_device)
-    from projects.aigcmatch.utils import UserError, prepare_config
+    from projects.aigcmatch.utils import (UserError, ensure_checkpoint_check,
+                                          prepare_config)
+    from projects.aigcmatch.utils.data_checks import check_data_at_startup
 
     cfg = prepare_config(args)
     if not osp.isfile(args.checkpoint):
         raise UserError(f'checkpoint "{args.checkpoint}" not found')
-    # Refuse an unsafe or broken checkpoint before any dataset is built.
+    # Refuse an unsafe or unreadable checkpoint before any dataset is built.
     safe_load_checkpoint(args.checkpoint)
 
     out_dir = args.out or osp.join(
@@ -85,7 +87,13 @@ def main(argv=None):
         hooks.visualization.draw = True
         cfg.visualizer.save_dir = args.show_dir
 
+    # the test split must not hold a training patient, nor a bad file
+    check_data_at_startup(
+        cfg, keys=['test_dataloader'], config_name=args.config)
     cfg.load_from = args.checkpoint
+    # refuse a checkpoint that does not fit the model, instead of testing
+    # the layers it leaves at their random initialisation
+    ensure_checkpoint_check(cfg)
     changes = sanitize_cfg_for_device(cfg)
     init_distributed(args.launcher)
     ok = False

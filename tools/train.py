@@ -34,6 +34,13 @@ def parse_args(argv=None):
         help='mixed precision (mmengine AmpOptimWrapper): bfloat16 on GPUs '
         'that support it, else float16; without CUDA bfloat16 autocast on '
         'CPUs with bfloat16 kernels (CPUAutocastOptimWrapper), else float32')
+    parser.add_argument(
+        '--partial-load',
+        action='store_true',
+        default=False,
+        help='let load_from be a checkpoint that fits the model in part '
+        '(e.g. a backbone-only pretraining): load what fits and log what was '
+        'and was not loaded. Without it a checkpoint must fit exactly')
     add_config_args(parser)
     return parse_tool_args(parser, argv)
 
@@ -47,10 +54,25 @@ def main(argv=None):
     from projects.aigcmatch.compat import (amp_dtype, cleanup_distributed,
                                            init_distributed,
                                            sanitize_cfg_for_device)
-    from projects.aigcmatch.utils import (prepare_config,
+    from projects.aigcmatch.utils import (UserError, check_training_config,
+                                          ensure_atomic_checkpoints,
+                                          ensure_checkpoint_check,
+                                          prepare_config,
                                           refuse_to_clobber_work_dir)
+    from projects.aigcmatch.utils.data_checks import check_data_at_startup
 
     cfg = prepare_config(args)
+    check_training_config(cfg)
+    if args.partial_load and (args.resume or not cfg.get('load_from')):
+        raise UserError(
+            '--partial-load applies to the initial weights of a fresh run '
+            '(--cfg-options load_from=CHECKPOINT), not to --resume, which '
+            'continues a run with exactly its own model'
+            if args.resume else '--partial-load needs a checkpoint to load: '
+            'set load_from (--cfg-options load_from=CHECKPOINT)')
+    # load_from and --resume: refuse a checkpoint that does not fit the model
+    ensure_checkpoint_check(cfg, partial_load=args.partial_load)
+    atomic = ensure_atomic_checkpoints(cfg)
 
     if args.amp:
         optim_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
@@ -68,6 +90,9 @@ def main(argv=None):
     cfg.resume = args.resume
     changes = sanitize_cfg_for_device(cfg)
     refuse_to_clobber_work_dir(cfg.work_dir, args.resume)
+    # seconds, not hours in: leaked splits, bad headers and label values of
+    # every dataset (val and test too) stop the run before it starts
+    check_data_at_startup(cfg, keys=None, config_name=args.config)
     init_distributed(args.launcher)
     ok = False
     try:
@@ -75,6 +100,8 @@ def main(argv=None):
         for change in changes:
             print_log(f'config adapted to this machine: {change}',
                       logger='current', level=logging.WARNING)
+        if atomic:
+            print_log(atomic, logger='current')
         runner.train()
         ok = True
     finally:

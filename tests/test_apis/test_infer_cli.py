@@ -236,3 +236,131 @@ def test_4d_nifti_prints_one_error_line(model_files, tmp_path):
     assert 'error: ' in proc.stderr
     assert 'patient001_4d.nii.gz: expected a 3D volume (X, Y, Z), got a 4D ' \
         'array' in proc.stderr
+
+
+def test_one_extreme_voxel_gives_the_clean_scans_prediction(
+        model_files, tmp_path):
+    # A scanner marker at 1e30 in a corner: plain min-max would map the scan
+    # to a blank image; the prediction must be the clean scan's. ACDC's
+    # slice size, so the model input is about the scan's (a small scan is
+    # magnified, and with it the one voxel the marker replaced).
+    from projects.aigcmatch.datasets.synthetic import synthesize_patient
+    image = synthesize_patient(1, (216, 256), (3, 3))['frame01']['image']
+    clean = (image.transpose(2, 1, 0) * 800 + 20).astype(np.float32)
+    corrupt = clean.copy()
+    corrupt[0, 0, 1] = 1e30
+    paths = {}
+    for name, data in (('clean', clean), ('marker', corrupt)):
+        paths[name] = str(tmp_path / f'{name}.nii.gz')
+        nib.save(nib.Nifti1Image(data, np.diag([1.5, 1.5, 8.0, 1.0])),
+                 paths[name])
+    infer.main([
+        model_files['config'], model_files['random'], paths['clean'],
+        '--out', str(tmp_path / 'clean_out'), '--save-probs',
+        '--no-progress'
+    ])
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (ROOT, env.get('PYTHONPATH')) if p)
+    # one thread as in this process: the same kernels, bit-equal slices
+    env['OMP_NUM_THREADS'] = '1'
+    proc = subprocess.run([
+        sys.executable, 'tools/infer.py', model_files['config'],
+        model_files['random'], paths['marker'], '--out',
+        str(tmp_path / 'marker_out'), '--save-probs', '--no-progress'
+    ],
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    warned = [ln for ln in proc.stderr.splitlines() if 'far outside' in ln]
+    assert warned == [
+        f'warning: {paths["marker"]}: 1 voxel(s) far outside the intensity '
+        f'range of the rest (values {clean.min():.6g}..1e+30; 0.5th-99.5th '
+        f'percentiles ' + warned[0].split('percentiles ')[1]
+    ]
+    assert 'intensities robust_minmax' in proc.stdout
+
+    def probs(folder, name):
+        return np.asarray(
+            nib.load(str(tmp_path / folder / f'{name}_probs.nii.gz')).dataobj)
+
+    def labels(folder, name):
+        return np.asarray(
+            nib.load(str(tmp_path / folder / f'{name}_seg.nii.gz')).dataobj)
+
+    clean_probs, marker_probs = probs('clean_out', 'clean'), probs(
+        'marker_out', 'marker')
+    # The marker's voxel takes its neighbours' median, not its (unknown)
+    # clean value: probabilities move around it only (by 1.7e-3 at most),
+    # the other slices not at all. The random model's near-ties flip 2 of
+    # 181041 labels.
+    difference = np.abs(marker_probs - clean_probs)
+    assert difference.mean() < 1e-6 and difference.max() < 1e-2
+    assert difference[8:, 8:].max() < 1e-3
+    assert difference[:, :, [0, 2]].max() == 0
+    assert np.mean(labels('marker_out', 'marker') != labels(
+        'clean_out', 'clean')) < 1e-4
+    # the same scan under plain min-max: far from the clean prediction
+    from projects.aigcmatch.apis import Segmenter
+    squashed = Segmenter(
+        model_files['config'], model_files['random'], device='cpu',
+        intensity_norm='minmax')
+    with pytest.warns(UserWarning, match='squash'):
+        result = squashed.segment(paths['marker'], return_probs=True)
+    assert np.abs(result.probs.transpose(0, 3, 2, 1) -
+                  clean_probs.transpose(3, 0, 1, 2)).max() > 0.1
+
+
+def test_channels_last_npy_prints_one_error_line(model_files, tmp_path):
+    two = str(tmp_path / 'two_channels.npy')
+    np.save(two, np.random.default_rng(1).random((64, 64, 2)))
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (ROOT, env.get('PYTHONPATH')) if p)
+    env.pop('AIGCMATCH_DEBUG', None)
+    out = tmp_path / 'out'
+    proc = subprocess.run([
+        sys.executable, 'tools/infer.py', model_files['config'],
+        model_files['random'], two, '--out',
+        str(out)
+    ],
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert 'Traceback' not in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith('error')]
+    assert errors == [
+        f'error: {two}: shape (64, 64, 2) looks like an (H, W, C) image '
+        'with 2 channel(s) on the last axis; expected an (H, W) slice or a '
+        '(D, H, W) volume (a 64-slice volume of 64 x 2 pixels is not an '
+        'image to segment). Save the channel to segment, e.g. '
+        'array[..., 0], or a gray image; a volume with its slices on the '
+        'last axis as array.transpose(2, 0, 1)'
+    ]
+    assert not out.exists()
+
+
+def test_truncated_checkpoint_is_named(model_files, tmp_path):
+    with open(model_files['random'], 'rb') as f:
+        data = f.read()
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(data[:len(data) // 3])
+    scan = write_nifti(
+        str(tmp_path / 'scan.nii.gz'), (8, 8, 2), (1.0, 1.0, 5.0))
+    out = tmp_path / 'out'
+    with pytest.raises(
+            ValueError,
+            match=rf'checkpoint {truncated} \({len(data) // 3} bytes\) '
+            'cannot be read: it is truncated'):
+        infer.main([
+            model_files['config'],
+            str(truncated), scan, '--out',
+            str(out), '--no-progress'
+        ])
+    assert not out.exists()

@@ -150,6 +150,37 @@ def test_bad_arrays_are_refused(tmp_path):
         read_scan(str(tmp_path / 'missing.nii.gz'))
 
 
+@pytest.mark.parametrize('shape', [(64, 48, 2), (64, 48, 3), (32, 32, 1)])
+def test_trailing_channel_axis_is_refused(tmp_path, shape):
+    # read as (D, H, W) it would be segmented as 64 slices of 48 x 2 pixels
+    array = np.random.default_rng(0).random(shape).astype(np.float32)
+    npy = str(tmp_path / 'two_channels.npy')
+    np.save(npy, array)
+    pattern = (rf'two_channels\.npy: shape \({shape[0]}, {shape[1]}, '
+               rf'{shape[2]}\) looks like an \(H, W, C\) image with '
+               rf'{shape[2]} channel\(s\) on the last axis; expected an '
+               r'\(H, W\) slice or a \(D, H, W\) volume')
+    with pytest.raises(ValueError, match=pattern):
+        read_scan(npy)
+    h5 = str(tmp_path / 'two_channels.h5')
+    with h5py.File(h5, 'w') as f:
+        f.create_dataset('image', data=array)
+    with pytest.raises(ValueError, match=r'two_channels\.h5: shape'):
+        read_scan(h5)
+    with pytest.raises(ValueError, match=r'segment\(\) array: shape'):
+        scan_from_array(array)
+    # the same data as a volume of 2 slices, or one slice, is fine
+    assert read_scan_array(tmp_path, array.transpose(2, 0, 1)).num_slices \
+        == shape[2]
+    assert scan_from_array(array[..., 0]).num_slices == 1
+
+
+def read_scan_array(tmp_path, array):
+    path = str(tmp_path / 'volume.npy')
+    np.save(path, array)
+    return read_scan(path)
+
+
 def test_find_inputs_in_a_folder(tmp_path):
     for name in ('p1_frame01.nii.gz', 'p1_frame01_gt.nii.gz', 'p1_4d.nii.gz',
                  'p1_frame12.h5', 'readme.txt', 'x_seg.png'):

@@ -122,6 +122,20 @@ def test_intensity_scale_does_not_matter(segmenter):
     np.testing.assert_array_equal(a, b)
 
 
+def test_normalisation_comes_from_the_config(tiny, tmp_path):
+    # the default when the config says nothing: robust min-max
+    assert Segmenter(*tiny, device='cpu').intensity_norm.method == \
+        'robust_minmax'
+    with open(tiny[0]) as f:
+        text = f.read()
+    config = tmp_path / 'minmax.py'
+    config.write_text(text + "\nintensity_norm = dict(method='minmax')\n")
+    assert Segmenter(str(config), tiny[1]).intensity_norm.method == 'minmax'
+    config.write_text(text + "\nintensity_norm = 'zscore'\n")
+    with pytest.raises(ValueError, match=r"intensity_norm\.method='zscore'"):
+        Segmenter(str(config), tiny[1])
+
+
 def test_2d_slice_keeps_its_shape(segmenter):
     result = segmenter.segment(
         np.random.default_rng(5).random((31, 27)),

@@ -8,8 +8,8 @@ import pytest
 from mmengine.config import Config
 
 from projects.aigcmatch.utils import (UserError, apply_cfg_options,
-                                      check_num_classes,
-                                      refuse_to_clobber_work_dir)
+                                      check_num_classes, check_training_config,
+                                      load_config, refuse_to_clobber_work_dir)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -67,6 +67,59 @@ def test_cfg_options_number_must_stay_a_number():
     cfg = Config(dict(train_cfg=dict(max_iters=10)))
     with pytest.raises(UserError, match=r'max_iters=.*expected a number'):
         apply_cfg_options(cfg, {'train_cfg.max_iters': 'ten'})
+
+
+def test_cfg_options_integer_stays_integer_and_scalar_stays_scalar():
+    cfg = Config(dict(train_cfg=dict(max_iters=10), model=dict(t=0.95)))
+    with pytest.raises(UserError, match=r'max_iters=10\.5: expected an '
+                       r'integer like the current value 10'):
+        apply_cfg_options(cfg, {'train_cfg.max_iters': 10.5})
+    with pytest.raises(UserError, match=r'model\.t=\[0\.5\]: expected a '
+                       r'number like the current value 0\.95'):
+        apply_cfg_options(cfg, {'model.t': [0.5]})
+    with pytest.raises(UserError, match=r'expected a number'):
+        apply_cfg_options(cfg, {'model.t': True})
+    apply_cfg_options(cfg, {'train_cfg.max_iters': 12.0, 'model.t': 1})
+    assert cfg.train_cfg.max_iters == 12
+    assert isinstance(cfg.train_cfg.max_iters, int)
+    assert cfg.model.t == 1
+
+
+@pytest.mark.parametrize('option, message', [
+    ('train_cfg.max_iters=10.5',
+     r'error: --cfg-options train_cfg\.max_iters=10\.5: expected an integer '
+     r'like the current value 30000'),
+    ('model.conf_thresh=[0.5]',
+     r'error: --cfg-options model\.conf_thresh=\[0\.5\]: expected a number '
+     r'like the current value 0\.95'),
+    ('train_cfg.type=IterBasedTrainLoop',
+     r'error: train_cfg\.type is IterBasedTrainLoop, a loop that feeds no '
+     r'unlabeled data, but the model learns from unlabeled data '
+     r'\(image_perturbation=AttCutMix, feature_perturbation=AttFeaPerb\)'),
+])
+def test_train_refuses_values_that_would_fail_late_or_train_wrong(
+        option, message):
+    # refused before any data is read: data/ACDC need not exist
+    proc = run(sys.executable, 'tools/train.py',
+               'configs/aigcmatch_acdc_7case.py', '--cfg-options', option)
+    assert_one_clear_error(proc, message)
+    assert proc.stderr.count('error:') == 1
+
+
+def test_supervised_loop_needs_a_model_without_perturbations():
+    sup = load_config(osp.join(ROOT, 'configs/supbaseline_acdc_7case.py'))
+    check_training_config(sup)  # IterBasedTrainLoop, no perturbation
+    fix = load_config(osp.join(ROOT, 'configs/fixmatch_acdc_7case.py'))
+    check_training_config(fix)  # SemiSupervisedIterLoop
+    fix.train_cfg.type = 'IterBasedTrainLoop'
+    with pytest.raises(UserError, match=r'image_perturbation=RandomCutMix\)'):
+        check_training_config(fix)
+    fix.model.image_perturbation = None
+    check_training_config(fix)
+    sup.train_cfg.max_iters = 10.5  # in a config file, not --cfg-options
+    with pytest.raises(UserError, match=r'train_cfg\.max_iters is 10\.5; '
+                       'expected a positive integer'):
+        check_training_config(sup)
 
 
 def test_cfg_options_list_index_and_new_keys():

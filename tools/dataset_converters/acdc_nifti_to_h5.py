@@ -31,6 +31,8 @@ sys.path.insert(0,
 
 from projects.aigcmatch.datasets.converters import (  # noqa: E402
     ConversionError, convert_acdc)
+from projects.aigcmatch.utils.cli import \
+    print_data_warnings_as_lines  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -45,6 +47,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=['training', 'testing'],
         help='sub-folders of RAW to convert when present')
     parser.add_argument(
+        '--norm',
+        choices=('robust_minmax', 'minmax', 'percentile'),
+        default='robust_minmax',
+        help="intensity normalisation per volume (default robust_minmax: "
+        "min-max as SSL4MIS/UniMatch, with voxels far outside the "
+        "0.5-99.5th percentile range replaced first; minmax: UniMatch's "
+        'exact min-max; percentile: clip to that range, then scale)')
+    parser.add_argument(
         '--no-slices', action='store_true', help='write volumes only')
     parser.add_argument(
         '--overwrite', action='store_true', help='replace OUT/data')
@@ -53,6 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    print_data_warnings_as_lines()
     start = time.time()
     try:
         summary = convert_acdc(
@@ -60,7 +71,8 @@ def main(argv=None) -> int:
             args.out,
             overwrite=args.overwrite,
             subsets=args.subsets,
-            slices=not args.no_slices)
+            slices=not args.no_slices,
+            norm=args.norm)
     except (ConversionError, FileExistsError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

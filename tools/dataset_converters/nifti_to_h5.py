@@ -41,6 +41,9 @@ sys.path.insert(0,
 
 from projects.aigcmatch.datasets.converters import (  # noqa: E402
     ConversionError, convert_pairs, find_nifti_pairs, read_pairs_csv)
+from projects.aigcmatch.datasets.intensity import IntensityNorm  # noqa: E402
+from projects.aigcmatch.utils.cli import \
+    print_data_warnings_as_lines  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -66,7 +69,23 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=float,
         nargs=2,
         metavar=('LOW', 'HIGH'),
-        help='clip intensities before min-max normalisation (CT window)')
+        help='clip intensities before normalisation (CT window)')
+    parser.add_argument(
+        '--norm',
+        choices=('robust_minmax', 'minmax', 'percentile'),
+        default='robust_minmax',
+        help="intensity normalisation per volume (default robust_minmax: "
+        "min-max, with voxels far outside the --percentiles range replaced "
+        "first; minmax: UniMatch's exact min-max; percentile: clip to the "
+        '--percentiles range, then scale). Set the same intensity_norm in '
+        'the config, so tools/infer.py normalises new scans alike')
+    parser.add_argument(
+        '--percentiles',
+        type=float,
+        nargs=2,
+        default=(0.5, 99.5),
+        metavar=('LOW', 'HIGH'),
+        help='percentile range of --norm (default 0.5 99.5)')
     parser.add_argument(
         '--split-ratios',
         type=float,
@@ -99,8 +118,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    print_data_warnings_as_lines()
     start = time.time()
     try:
+        norm = IntensityNorm(args.norm, tuple(args.percentiles))
         if args.csv:
             pairs = read_pairs_csv(args.csv, args.allow_unlabeled)
         else:
@@ -117,8 +138,9 @@ def main(argv=None) -> int:
             seed=args.seed,
             group_pattern=args.group_regex,
             num_labeled=args.num_labeled,
-            slices=not args.no_slices)
-    except (ConversionError, FileExistsError) as e:
+            slices=not args.no_slices,
+            norm=norm)
+    except (ConversionError, FileExistsError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
     print(f"converted {summary['num_cases']} cases "

@@ -79,8 +79,8 @@ unlabeled_dataloader = dict(
         data_root=data_root,
         split='unlabeled_7case',
         mode='unlabeled',
-        # Build-time guard: no patient may be labeled, val or test too.
-        disjoint_with=['labeled_7case', 'val', 'test'],
+        # No `disjoint_with`: tools/train.py and tools/test.py derive it from the labeled, val and
+        # test splits configured (after --cfg-options), so an override cannot leave it stale.
         pipeline=unlabeled_pipeline))
 # CutMix partners from a second unlabeled stream (its own seed), for models with mix_source='loader'
 # (UniMatch's way); the training loop builds it only for such a model.

@@ -16,8 +16,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # mmengine's CheckpointHook with atomic writes: a kill or a full disk never loses the last or the
+    # best checkpoint (the previous one is removed only after the new one is complete)
     checkpoint=dict(
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         by_epoch=False,
         interval=3000,
         max_keep_ckpts=2,

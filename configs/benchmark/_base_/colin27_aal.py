@@ -12,9 +12,7 @@ metainfo = dict(
 train_dataloader = dict(
     dataset=dict(type='H5SliceDataset', data_root=data_root, metainfo=metainfo, split='splits/labeled.txt'))
 unlabeled_dataloader = dict(
-    dataset=dict(
-        type='H5SliceDataset', data_root=data_root, metainfo=metainfo, split='splits/unlabeled.txt',
-        disjoint_with=['splits/labeled.txt', 'splits/val.txt', 'splits/test.txt']))
+    dataset=dict(type='H5SliceDataset', data_root=data_root, metainfo=metainfo, split='splits/unlabeled.txt'))
 mix_dataloader = unlabeled_dataloader
 val_dataloader = dict(
     dataset=dict(type='H5SliceDataset', data_root=data_root, metainfo=metainfo, split='splits/val.txt'))

@@ -6,14 +6,16 @@
 from .class_volumes import class_volumes, voxel_volume_ml
 from .ejection_fraction import (CaseLV, EjectionFraction, ejection_fraction,
                                 ejection_fractions, split_case_id)
-from .model_loading import check_state_dict, load_segmentor, resolve_device
+from .model_loading import (StateDictFit, check_state_dict, compare_state_dict,
+                            load_segmentor, resolve_device, state_dict_of)
 from .scan_io import (INPUT_SUFFIXES, Scan, find_inputs, output_paths,
                       read_scan, scan_from_array, write_prediction)
 from .segmenter import Segmenter, SegmentationResult, inference_pipeline
 
 __all__ = [
     'Segmenter', 'SegmentationResult', 'inference_pipeline', 'load_segmentor',
-    'check_state_dict', 'resolve_device', 'Scan', 'read_scan',
+    'check_state_dict', 'compare_state_dict', 'state_dict_of', 'StateDictFit',
+    'resolve_device', 'Scan', 'read_scan',
     'scan_from_array', 'find_inputs', 'write_prediction', 'output_paths',
     'INPUT_SUFFIXES', 'class_volumes', 'voxel_volume_ml', 'CaseLV',
     'EjectionFraction', 'ejection_fraction', 'ejection_fractions',

@@ -2,15 +2,16 @@
 
 mmengine's loader only warns when a checkpoint does not fit the model (e.g.
 it was trained for another number of classes) and then predicts with random
-weights. Here a missing or mis-shaped parameter is an error that names the
-checkpoint.
+weights. Here a missing, mis-shaped or unexpected parameter is an error that
+names the checkpoint; :class:`~projects.aigcmatch.engine.SafeCheckpointHook`
+applies the same check to ``load_from`` and ``--resume``.
 """
 import os.path as osp
-from typing import Dict, Optional, Union
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Union
 
 import torch
 from mmengine.config import Config
-from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from torch import Tensor
 
@@ -51,7 +52,21 @@ def _sync_bn_to_bn(node) -> None:
             _sync_bn_to_bn(value)
 
 
-def _state_dict_of(checkpoint: dict, path: str) -> Dict[str, Tensor]:
+def state_dict_of(checkpoint: dict, path: str) -> Dict[str, Tensor]:
+    """The model state dict held by a loaded checkpoint.
+
+    Args:
+        checkpoint (dict): What :func:`safe_load_checkpoint` returned: an
+            mmengine checkpoint (``state_dict`` key) or a plain state dict.
+        path (str): Its file, for messages.
+
+    Returns:
+        dict[str, Tensor]: Parameters and buffers, without a DDP
+        ``module.`` prefix.
+
+    Raises:
+        ValueError: The file holds no dict of tensors.
+    """
     state = checkpoint.get('state_dict', checkpoint) if isinstance(
         checkpoint, dict) else None
     if not isinstance(state, dict) or not state or \
@@ -66,21 +81,156 @@ def _state_dict_of(checkpoint: dict, path: str) -> Dict[str, Tensor]:
     }
 
 
-def check_state_dict(model: torch.nn.Module, state: Dict[str, Tensor],
-                     checkpoint: str, config_name: str) -> None:
-    """Raise if ``state`` does not fit ``model``.
+#: How many keys a message names before "...".
+_SHOWN = 3
+
+
+def _some(keys: List[str]) -> str:
+    more = f' (+{len(keys) - _SHOWN} more)' if len(keys) > _SHOWN else ''
+    return ', '.join(keys[:_SHOWN]) + more
+
+
+def _count(items: list, one: str, many: Optional[str] = None) -> str:
+    return f'{len(items)} {one if len(items) == 1 else many or one + "s"}'
+
+
+def _verb(items: list, one: str, many: str) -> str:
+    return one if len(items) == 1 else many
+
+
+def _optional(key: str) -> bool:
+    # BN's num_batches_tracked is bookkeeping that older checkpoints lack
+    return key.endswith('num_batches_tracked')
+
+
+@dataclass
+class StateDictFit:
+    """How a checkpoint's state dict fits a model, key by key.
+
+    Attributes:
+        loaded (list[str]): Model keys the checkpoint fills (same shape).
+        missing (list[str]): Model keys the checkpoint lacks (BN
+            ``num_batches_tracked`` not counted).
+        mismatched (list[str]): Keys in both with different shapes, as
+            ``key (checkpoint shape) vs (model shape)``.
+        unexpected (list[str]): Checkpoint keys the model does not have.
+        num_model_keys (int): Keys of the model's state dict.
+    """
+    loaded: List[str]
+    missing: List[str]
+    mismatched: List[str]
+    unexpected: List[str]
+    num_model_keys: int
+
+    @property
+    def exact(self) -> bool:
+        """Every model key filled, nothing left over."""
+        return not (self.missing or self.mismatched or self.unexpected)
+
+    def problems(self) -> List[str]:
+        """What does not fit, one phrase per kind (empty if exact)."""
+        found = []
+        if self.mismatched:
+            found.append(f'{_count(self.mismatched, "parameter shape")} '
+                         f'{_verb(self.mismatched, "differs", "differ")} '
+                         f'(checkpoint vs model): {_some(self.mismatched)}')
+        if self.missing:
+            found.append(f'{_count(self.missing, "parameter")} '
+                         f'{_verb(self.missing, "is", "are")} missing, e.g. '
+                         f'{_some(self.missing)}')
+        if self.unexpected:
+            found.append(f'{_count(self.unexpected, "entry", "entries")} '
+                         f'{_verb(self.unexpected, "is", "are")} not in the '
+                         f'model, e.g. {_some(self.unexpected)}')
+        return found
+
+    def describe_partial(self) -> str:
+        """What a partial load loads and leaves, by top-level module."""
+        groups: Dict[str, List[int]] = {}
+        for key in self.loaded:
+            groups.setdefault(key.split('.')[0], [0, 0])[0] += 1
+        for key in self.missing + [m.split(' ')[0] for m in self.mismatched]:
+            groups.setdefault(key.split('.')[0], [0, 0])[1] += 1
+        parts = ', '.join(f'{name} {done}/{done + left}'
+                          for name, (done, left) in groups.items())
+        text = (f'loaded {len(self.loaded)} of {self.num_model_keys} model '
+                f'tensors ({parts})')
+        left = self.missing + [m.split(' ')[0] for m in self.mismatched]
+        if left:
+            text += (f'; left as initialised: {_some(left)}')
+        if self.unexpected or self.mismatched:
+            text += ('; not used from the checkpoint: ' +
+                     _some(self.unexpected + self.mismatched))
+        return text
+
+
+def compare_state_dict(model: torch.nn.Module,
+                       state: Dict[str, Tensor]) -> StateDictFit:
+    """Match a state dict against a model's, key by key.
+
+    Args:
+        model (torch.nn.Module): The model.
+        state (dict[str, Tensor]): A checkpoint's state dict.
+
+    Returns:
+        StateDictFit: Loaded, missing, mis-shaped and unexpected keys.
+    """
+    own = model.state_dict()
+    loaded, missing, mismatched = [], [], []
+    for key, value in own.items():
+        if key not in state:
+            if not _optional(key):
+                missing.append(key)
+        elif tuple(state[key].shape) != tuple(value.shape):
+            mismatched.append(f'{key} {tuple(state[key].shape)} vs '
+                              f'{tuple(value.shape)}')
+        else:
+            loaded.append(key)
+    unexpected = [k for k in state if k not in own]
+    # optional keys count only where the checkpoint has them
+    counted = sum(1 for k in own if not _optional(k) or k in state)
+    return StateDictFit(loaded, missing, mismatched, unexpected, counted)
+
+
+def check_state_dict(model: torch.nn.Module,
+                     state: Dict[str, Tensor],
+                     checkpoint: str,
+                     config_name: str,
+                     allow_partial: bool = False) -> StateDictFit:
+    """Raise if ``state`` does not fit ``model`` exactly.
+
+    Missing, mis-shaped and unexpected keys are all errors: mmengine's
+    loader only warns about them, and a model left partly at its random
+    initialisation evaluates to wrong numbers without failing. With
+    ``allow_partial`` (initial weights from another model, e.g. a
+    backbone-only pretraining) what fits is accepted, provided something
+    does; the returned :class:`StateDictFit` says what.
 
     Args:
         model (torch.nn.Module): The model built from the config.
         state (dict[str, Tensor]): The checkpoint's state dict.
         checkpoint (str): Its file, for messages.
         config_name (str): The config file, for messages.
+        allow_partial (bool): Accept a checkpoint that fits in part.
+            Defaults to False.
+
+    Returns:
+        StateDictFit: How the checkpoint fits.
 
     Raises:
-        ValueError: Missing or mis-shaped parameters; names the checkpoint,
-            the config and the first offending keys. A different number of
-            classes is reported as such.
+        ValueError: The checkpoint does not fit (or, with ``allow_partial``,
+            nothing of it fits); one line naming the checkpoint, the config
+            and the first offending keys. A different number of classes is
+            reported as such.
     """
+    fit = compare_state_dict(model, state)
+    if allow_partial:
+        if not fit.loaded:
+            raise ValueError(
+                f'checkpoint {checkpoint}: no parameter of it fits the model '
+                f'of config {config_name} (partial loading asked for): '
+                f"{'; '.join(fit.problems())}")
+        return fit
     own = model.state_dict()
     head = getattr(model, 'decode_head', None)
     seg_key = 'decode_head.conv_seg.weight'
@@ -92,33 +242,14 @@ def check_state_dict(model: torch.nn.Module, state: Dict[str, Tensor],
             f'({seg_key} has {trained} output channels), but config '
             f'{config_name} has num_classes={head.num_classes}; use the '
             'config the checkpoint was trained with')
-    mismatched = [
-        f'{k} {tuple(state[k].shape)} vs {tuple(v.shape)}'
-        for k, v in own.items() if k in state and state[k].shape != v.shape
-    ]
-    if mismatched:
+    if not fit.exact:
         raise ValueError(
             f'checkpoint {checkpoint} does not fit the model of config '
-            f'{config_name}: parameter shapes differ (checkpoint vs model): '
-            f"{'; '.join(mismatched[:3])}" +
-            (' ...' if len(mismatched) > 3 else ''))
-    # BN's num_batches_tracked is bookkeeping that older checkpoints may lack
-    missing = [
-        k for k in own
-        if k not in state and not k.endswith('num_batches_tracked')
-    ]
-    if missing:
-        raise ValueError(
-            f'checkpoint {checkpoint} does not fit the model of config '
-            f'{config_name}: {len(missing)} parameters are missing, e.g. '
-            f"{', '.join(missing[:3])}")
-    unexpected = [k for k in state if k not in own]
-    if unexpected:
-        print_log(
-            f'checkpoint {checkpoint}: ignoring {len(unexpected)} entries '
-            f"the model does not have, e.g. {', '.join(unexpected[:3])}",
-            logger='current',
-            level=30)
+            f"{config_name}: {'; '.join(fit.problems())}. Use the config "
+            'the checkpoint was trained with (for initial weights that fit '
+            'in part, e.g. a backbone-only pretraining, tools/train.py '
+            '--partial-load loads what fits)')
+    return fit
 
 
 def load_segmentor(config: ConfigLike,
@@ -142,8 +273,9 @@ def load_segmentor(config: ConfigLike,
 
     Raises:
         FileNotFoundError: The checkpoint does not exist.
-        ValueError: The checkpoint does not fit the config's model (e.g.
-            another number of classes), or holds no state dict.
+        ValueError: The checkpoint does not fit the config's model exactly
+            (missing, mis-shaped or unexpected keys, e.g. another number of
+            classes), holds no state dict, or cannot be read (truncated).
         pickle.UnpicklingError: The checkpoint pickles objects outside the
             allow-list.
     """
@@ -155,7 +287,7 @@ def load_segmentor(config: ConfigLike,
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint}: no such file')
     ckpt = safe_load_checkpoint(checkpoint, map_location='cpu')
-    state = _state_dict_of(ckpt, checkpoint)
+    state = state_dict_of(ckpt, checkpoint)
 
     model_cfg = cfg.model.copy()
     model_cfg['train_cfg'] = None

@@ -12,6 +12,9 @@ Supported inputs, how they are read, and what is written for them
 * ``.png``: one slice (H, W); colour is turned to gray. Written:
   ``<case>_seg.png``, uint8 labels.
 * ``.npy``: (H, W) or (D, H, W). Written: ``<case>_seg.npy``, uint8 labels.
+  An (H, W, C) array with a short last axis (C <= 4, e.g. a colour or
+  two-channel image) is refused: it would be segmented as H slices of
+  W x C pixels.
 
 Probabilities (``--save-probs``) go to ``<case>_probs.nii[.gz]`` (4D: X, Y,
 Z, C), the ``probs`` dataset (C, D, H, W) of ``<case>_seg.h5``, or
@@ -166,6 +169,29 @@ def find_inputs(paths: Sequence[str]) -> Tuple[List[str], List[str]]:
     return files, skipped
 
 
+#: A trailing axis this short is a channel axis, not an image width.
+_MAX_CHANNELS = 4
+
+
+def _refuse_channel_axis(image: np.ndarray, where: str) -> None:
+    """Refuse an (H, W, C) array with a short channel axis.
+
+    A 3D array is read as a (D, H, W) volume, so a colour or two-channel 2D
+    image saved as (H, W, C) would be segmented as H "slices" of W x C
+    pixels: a silent wrong answer.
+    """
+    if image.ndim == 3 and image.shape[-1] <= _MAX_CHANNELS < min(
+            image.shape[:2]):
+        h, w, c = image.shape
+        raise ValueError(
+            f'{where}: shape {image.shape} looks like an (H, W, C) image '
+            f'with {c} channel(s) on the last axis; expected an (H, W) '
+            f'slice or a (D, H, W) volume (a {h}-slice volume of {w} x {c} '
+            'pixels is not an image to segment). Save the channel to '
+            'segment, e.g. array[..., 0], or a gray image; a volume with '
+            'its slices on the last axis as array.transpose(2, 0, 1)')
+
+
 def _check_finite(image: np.ndarray, path: str) -> None:
     if not np.all(np.isfinite(image)):
         raise ValueError(f'{path}: the image holds NaN or infinite values')
@@ -214,6 +240,7 @@ def _read_h5(path: str) -> Scan:
         raise ValueError(
             f"{path}: 'image' must be a numeric (D, H, W) volume or (H, W) "
             f'slice, got shape {image.shape} and dtype {image.dtype}')
+    _refuse_channel_axis(image, path)
     image = image.astype(np.float32)
     _check_finite(image, path)
     spacing = attrs.get('spacing')
@@ -275,6 +302,7 @@ def _read_npy(path: str) -> Scan:
             f'{path}: expected a real (H, W) slice or (D, H, W) volume, got '
             f'shape {getattr(image, "shape", None)} and dtype '
             f'{getattr(image, "dtype", None)}')
+    _refuse_channel_axis(image, path)
     image = image.astype(np.float32)
     _check_finite(image, path)
     return Scan(case_id=_stem(path), image=image, fmt='npy', path=path)
@@ -344,6 +372,7 @@ def scan_from_array(array: np.ndarray,
         raise ValueError(
             f'segment(): expected a real (H, W) slice or (D, H, W) volume, '
             f'got shape {array.shape} and dtype {array.dtype}')
+    _refuse_channel_axis(array, 'segment() array')
     if spacing is not None and len(spacing) not in (array.ndim, 3):
         raise ValueError(f'segment(): spacing {tuple(spacing)} needs one '
                          f'value per axis of the array {array.shape}')

@@ -19,7 +19,7 @@ import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
 
-from ..datasets.converters import minmax_normalise
+from ..datasets.intensity import IntensityNorm, normalise_intensity
 from ..visualization.overlay import default_palette, save_volume_overlays
 from .class_volumes import class_volumes
 from .model_loading import ConfigLike, as_config, load_segmentor
@@ -49,6 +49,8 @@ class SegmentationResult:
         volumes_ml (dict): Foreground class name -> ml (None without a
             3-value spacing).
         scan (Scan): The input, for writing the result in its format.
+        intensity_norm (IntensityNorm): How the scan was normalised (the
+            overlays show the image as the model saw it).
     """
     case_id: str
     labels: np.ndarray
@@ -59,6 +61,8 @@ class SegmentationResult:
     voxel_counts: Dict[str, int]
     volumes_ml: Dict[str, Optional[float]]
     scan: Scan = field(repr=False)
+    intensity_norm: IntensityNorm = field(
+        default_factory=IntensityNorm, repr=False)
 
     def save(self,
              out_dir: str,
@@ -88,7 +92,8 @@ class SegmentationResult:
         paths: Dict[str, object] = dict(
             write_prediction(self.scan, self.labels, out_dir, probs))
         if overlay:
-            image, _ = minmax_normalise(self.scan.image)
+            image, _ = normalise_intensity(
+                self.scan.image, self.intensity_norm, warn=False)
             paths['overlays'] = save_volume_overlays(
                 image, self.labels, self.palette,
                 osp.join(out_dir, 'overlays', self.case_id), self.case_id,
@@ -174,8 +179,11 @@ def _class_names_and_palette(model: torch.nn.Module, cfg: Config,
 class Segmenter:
     """Predict label maps of whole scans, slice by slice, as in evaluation.
 
-    Each scan is min-max normalised per volume (the layout's convention),
-    every slice goes through the config's test pipeline without its loaders
+    Each scan is normalised per volume as the training data was: the
+    config's ``intensity_norm`` (default ``'robust_minmax'``: min-max, the
+    layout's convention, with extreme voxels replaced first; see
+    :mod:`projects.aigcmatch.datasets.intensity`), every slice goes through
+    the config's test pipeline without its loaders
     (resize to the model input, 256x256 bilinear for the shipped configs),
     and the logits are resized back to the slice's size bilinearly (mmseg's
     ``EncoderDecoder``) before the argmax.
@@ -186,26 +194,30 @@ class Segmenter:
         device (str, optional): Torch device; None picks CUDA when usable,
             else CPU.
         batch_size (int): Slices per forward pass. Defaults to 16.
+        intensity_norm (IntensityNorm | dict | str, optional): Overrides the
+            config's ``intensity_norm``.
 
     Raises:
         FileNotFoundError: Missing config or checkpoint.
         ValueError: A checkpoint that does not fit the config (e.g. another
-            number of classes).
+            number of classes), or a bad ``intensity_norm``.
     """
 
     def __init__(self,
                  config: ConfigLike,
                  checkpoint: str,
                  device: Optional[str] = None,
-                 batch_size: int = 16) -> None:
+                 batch_size: int = 16,
+                 intensity_norm=None) -> None:
         model = load_segmentor(config, checkpoint, device)
-        self._setup(model, model.cfg, batch_size)
+        self._setup(model, model.cfg, batch_size, intensity_norm)
 
     @classmethod
     def from_model(cls,
                    model: torch.nn.Module,
                    cfg: Optional[ConfigLike] = None,
-                   batch_size: int = 16) -> 'Segmenter':
+                   batch_size: int = 16,
+                   intensity_norm=None) -> 'Segmenter':
         """Wrap a model built elsewhere, e.g. by ``mmseg.apis.init_model``.
 
         Args:
@@ -213,6 +225,8 @@ class Segmenter:
             cfg (str | Config, optional): Its config; defaults to
                 ``model.cfg``.
             batch_size (int): Slices per forward pass.
+            intensity_norm (IntensityNorm | dict | str, optional): Overrides
+                the config's ``intensity_norm``.
 
         Returns:
             Segmenter: Predicting with ``model``.
@@ -224,13 +238,17 @@ class Segmenter:
             raise ValueError(
                 'Segmenter.from_model: the model has no `cfg`; pass cfg=')
         model.eval()
-        self._setup(model, config, batch_size)
+        self._setup(model, config, batch_size, intensity_norm)
         return self
 
-    def _setup(self, model: torch.nn.Module, cfg: Config,
-               batch_size: int) -> None:
+    def _setup(self, model: torch.nn.Module, cfg: Config, batch_size: int,
+               intensity_norm=None) -> None:
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        # what the training data got (the config says), unless overridden
+        self.intensity_norm = IntensityNorm.from_config(
+            cfg.get('intensity_norm')
+            if intensity_norm is None else intensity_norm)
         self.model = model
         self.cfg = cfg
         self.batch_size = int(batch_size)
@@ -334,7 +352,8 @@ class Segmenter:
                     f'{scan.image.ndim} values (one per axis of '
                     f'{scan.image.shape})')
             scan = dataclasses.replace(scan, spacing=spacing)
-        normalised, _ = minmax_normalise(scan.image)
+        normalised, _ = normalise_intensity(scan.image, self.intensity_norm,
+                                            scan.path or scan.case_id)
         volume = normalised[None] if normalised.ndim == 2 else normalised
         labels, probs = self.predict_volume(volume, return_probs, progress)
         if scan.image.ndim == 2:
@@ -350,4 +369,5 @@ class Segmenter:
             spacing=scan.spacing,
             voxel_counts=voxels,
             volumes_ml=ml,
-            scan=scan)
+            scan=scan,
+            intensity_norm=self.intensity_norm)

@@ -12,8 +12,8 @@ Three concerns, one small module each:
 Importing this package applies the first two; they must happen before
 ``mmseg.models`` is imported or a checkpoint is loaded.
 """
-from .checkpoint import (UNSAFE_CHECKPOINT_HINT, allow_mmengine_checkpoint_types,
-                         safe_load_checkpoint)
+from .checkpoint import (UNSAFE_CHECKPOINT_HINT, UnreadableCheckpointError,
+                         allow_mmengine_checkpoint_types, safe_load_checkpoint)
 from .distributed import (DeviceAwareDistributedDataParallel, amp_dtype,
                           cleanup_distributed, cpu_bf16_supported,
                           init_distributed, sanitize_cfg_for_device)
@@ -25,6 +25,7 @@ allow_mmengine_checkpoint_types()
 __all__ = [
     'MissingCompiledOpError', 'install_mmcv_ext_standin',
     'allow_mmengine_checkpoint_types', 'safe_load_checkpoint',
+    'UnreadableCheckpointError',
     'UNSAFE_CHECKPOINT_HINT', 'DeviceAwareDistributedDataParallel',
     'init_distributed', 'cleanup_distributed', 'sanitize_cfg_for_device',
     'amp_dtype', 'cpu_bf16_supported'

@@ -17,10 +17,12 @@ record how to go back:
 * ``affine``, ``qform_code``, ``sform_code``: the source NIfTI's geometry;
 * ``nifti_axes``: ``'zyx'`` (h5 axes d, h, w are NIfTI axes k, j, i);
 * ``intensity_range``, ``source_dtype``: what the image was normalised from;
+* ``intensity_norm``: how (see :mod:`.intensity`; default ``'robust_minmax'``,
+  which is min-max unless the scan holds extreme voxels, which it replaces);
 
 so :func:`h5_to_nifti` restores labels, orientation, affine and spacing
 exactly, and the image up to float rounding (exactly for integer-typed sources
-without clipping).
+without clipping; clipped or replaced voxels come back as they were stored).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ import h5py
 import nibabel as nib
 import numpy as np
 
+from .intensity import IntensityNorm, normalise_intensity
 from .split_files import draw_labeled, draw_splits
 
 #: Transpose from NIfTI (X, Y, Z) to h5 (D, H, W) order; it is its own inverse.
@@ -138,6 +141,10 @@ def minmax_normalise(
 ) -> Tuple[np.ndarray, Tuple[float, float]]:
     """Per-volume min-max normalisation to [0, 1] (SSL4MIS ACDC convention).
 
+    Plain min-max: one extreme voxel squashes the image. The converters use
+    :func:`~.intensity.normalise_intensity` (``'robust_minmax'``), which is
+    this on scans without extreme voxels.
+
     Args:
         image (np.ndarray): Any-shaped array.
         clip (tuple[float, float], optional): Clip to (low, high) first, e.g. a
@@ -159,7 +166,8 @@ def minmax_normalise(
 def load_case(image_path: str,
               label_path: Optional[str],
               num_classes: Optional[int] = None,
-              clip: Optional[Tuple[float, float]] = None) -> dict:
+              clip: Optional[Tuple[float, float]] = None,
+              norm=None) -> dict:
     """Read an image/label NIfTI pair into the h5 layout's arrays.
 
     Args:
@@ -168,12 +176,15 @@ def load_case(image_path: str,
         num_classes (int, optional): Check labels are in ``0..num_classes-1``.
         clip (tuple[float, float], optional): Intensity clip before
             normalisation.
+        norm (IntensityNorm | dict | str, optional): Normalisation scheme
+            (:mod:`.intensity`); None: ``'robust_minmax'``, min-max with far
+            outliers replaced (a warning names the file).
 
     Returns:
         dict: ``image`` float32 (D, H, W) in [0, 1], ``label`` uint8
         (D, H, W) or None, ``spacing`` (sz, sy, sx), ``affine`` (4, 4),
-        ``qform_code``, ``sform_code``, ``intensity_range`` and
-        ``source_dtype``.
+        ``qform_code``, ``sform_code``, ``intensity_range``,
+        ``intensity_norm`` and ``source_dtype``.
 
     Raises:
         ConversionError: Any bad input, naming the file.
@@ -188,7 +199,12 @@ def load_case(image_path: str,
     if not np.all(np.isfinite(raw)):
         raise ConversionError(
             f'{image_path}: the image holds NaN or infinite values')
-    image, intensity_range = minmax_normalise(raw, clip)
+    norm = IntensityNorm.from_config(norm)
+    windowed = raw.astype(np.float32)
+    if clip is not None:
+        windowed = np.clip(windowed, clip[0], clip[1])
+    image, info = normalise_intensity(windowed, norm, source=image_path)
+    intensity_range = (info.low, info.high)
     label = None
     if label_path is not None:
         if not osp.isfile(label_path):
@@ -217,6 +233,7 @@ def load_case(image_path: str,
         qform_code=int(img.header['qform_code']),
         sform_code=int(img.header['sform_code']),
         intensity_range=intensity_range,
+        intensity_norm=norm.method,
         source_dtype=str(raw.dtype) if clip is None else 'float32')
 
 
@@ -235,7 +252,8 @@ def write_case(data_dir: str,
         case_id (str): Volume id (file stem).
         case (dict): As returned by :func:`load_case` (``image``, ``label`` may
             be None, ``spacing``, optional ``affine``, ``qform_code``,
-            ``sform_code``, ``intensity_range``, ``source_dtype``).
+            ``sform_code``, ``intensity_range``, ``intensity_norm``,
+            ``source_dtype``).
         slices (bool): Also write ``data_dir/slices/<case_id>_slice_<k>.h5``.
         extra_attrs (dict, optional): More volume attributes (e.g. ACDC phase
             and group).
@@ -253,7 +271,8 @@ def write_case(data_dir: str,
         for key in ('affine', 'intensity_range'):
             if case.get(key) is not None:
                 f.attrs[key] = np.asarray(case[key], np.float64)
-        for key in ('qform_code', 'sform_code', 'source_dtype'):
+        for key in ('qform_code', 'sform_code', 'source_dtype',
+                    'intensity_norm'):
             if case.get(key) is not None:
                 f.attrs[key] = case[key]
         for key, value in (extra_attrs or {}).items():
@@ -666,7 +685,8 @@ def convert_pairs(pairs: Sequence[Pair],
                   seed: int = 0,
                   group_pattern: Optional[str] = None,
                   num_labeled: Optional[int] = None,
-                  slices: bool = True) -> dict:
+                  slices: bool = True,
+                  norm=None) -> dict:
     """Convert NIfTI pairs to the layout, plus split files in ``splits/``.
 
     Cases without a label (label None) never enter train/val/test: they are
@@ -691,6 +711,8 @@ def convert_pairs(pairs: Sequence[Pair],
         num_labeled (int, optional): Also write ``labeled.txt`` /
             ``unlabeled.txt``.
         slices (bool): Write per-slice files too.
+        norm (IntensityNorm | dict | str, optional): Normalisation scheme
+            (:mod:`.intensity`); None: ``'robust_minmax'``.
 
     Returns:
         dict: ``num_cases``, ``num_unlabeled``, ``num_slices``,
@@ -720,7 +742,7 @@ def convert_pairs(pairs: Sequence[Pair],
         os.makedirs(data_dir)
         num_slices, found = 0, set()
         for case_id, image, label in pairs:
-            case = load_case(image, label, num_classes, clip)
+            case = load_case(image, label, num_classes, clip, norm)
             if case['label'] is not None:
                 found.update(np.unique(case['label']).tolist())
             num_slices += write_case(
@@ -864,12 +886,14 @@ def convert_acdc(raw_root: str,
                  out_root: str,
                  overwrite: bool = False,
                  subsets: Sequence[str] = ('training', 'testing'),
-                 slices: bool = True) -> dict:
+                 slices: bool = True,
+                 norm=None) -> dict:
     """Convert the raw ACDC challenge NIfTI release to the h5 layout.
 
     Every ED/ES frame becomes ``out_root/data/patientXXX_frameYY.h5`` (+
-    slices), min-max normalised per volume, with spacing, affine, phase and
-    group attributes. The shipped split files
+    slices), normalised per volume (``'robust_minmax'``: min-max, as SSL4MIS
+    and UniMatch do, unless a frame holds extreme voxels), with spacing,
+    affine, phase and group attributes. The shipped split files
     (``projects/aigcmatch/datasets/splits/acdc``) apply to the result.
 
     Args:
@@ -879,6 +903,8 @@ def convert_acdc(raw_root: str,
         subsets (Sequence[str]): Which of ``training`` / ``testing`` to
             convert.
         slices (bool): Write per-slice files too.
+        norm (IntensityNorm | dict | str, optional): Normalisation scheme;
+            None: ``'robust_minmax'``.
 
     Returns:
         dict: ``num_cases``, ``num_patients``, ``num_slices``,
@@ -891,7 +917,7 @@ def convert_acdc(raw_root: str,
         os.makedirs(data_dir)
         num_slices, found = 0, set()
         for case_id, image, label, attrs in cases:
-            case = load_case(image, label, num_classes=4)
+            case = load_case(image, label, num_classes=4, norm=norm)
             found.update(np.unique(case['label']).tolist())
             num_slices += write_case(
                 data_dir, case_id, case, slices, extra_attrs=attrs)

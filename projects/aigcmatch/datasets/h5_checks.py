@@ -294,20 +294,25 @@ def check_label_array(path: str, label: np.ndarray, num_classes: int) -> None:
     raise_problems(label_array_problems(path, label, num_classes))
 
 
-def h5_value_problems(path: str, num_classes: int,
-                      check_label: bool) -> List[DataProblem]:
+def h5_value_problems(path: str,
+                      num_classes: int,
+                      check_label: bool,
+                      check_image: bool = True) -> List[DataProblem]:
     """Read a whole file and collect the problems of its values.
 
     Args:
         path (str): File path (its header must already have passed).
         num_classes (int): Number of classes of the dataset.
-        check_label (bool): Whether to read and check ``label`` too.
+        check_label (bool): Whether to read and check ``label``.
+        check_image (bool): Whether to read and check ``image``. Defaults
+            to True.
 
     Returns:
         list[DataProblem]: NaN/inf in ``image``, labels out of range.
     """
     with open_h5(path) as f:
-        problems = image_array_problems(path, f['image'][()])
+        problems = image_array_problems(
+            path, f['image'][()]) if check_image else []
         if check_label:
             problems += label_array_problems(path, f['label'][()],
                                              num_classes)

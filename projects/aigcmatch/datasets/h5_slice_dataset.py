@@ -166,7 +166,8 @@ class H5SliceDataset(BaseSegDataset):
 
     def check_data(self,
                    full_check: bool = True,
-                   progress: bool = False) -> List[DataProblem]:
+                   progress: bool = False,
+                   check_images: bool = True) -> List[DataProblem]:
         """Every problem of the split and its files, without raising.
 
         What :meth:`load_data_list` checks, on all files even after a
@@ -180,6 +181,9 @@ class H5SliceDataset(BaseSegDataset):
             full_check (bool): Read every array. Defaults to True.
             progress (bool): Show a progress bar over the files (on stderr).
                 Defaults to False.
+            check_images (bool): With ``full_check``, read the images too
+                (NaN/inf); False reads the labels only, which are small:
+                what ``tools/train.py`` checks at start-up. Defaults to True.
 
         Returns:
             list[DataProblem]: The problems, in split order.
@@ -188,7 +192,7 @@ class H5SliceDataset(BaseSegDataset):
             self._require_classes()
         except ValueError as err:
             return [DataProblem(self.split_path, str(err), ValueError)]
-        return self._scan(full_check, progress)[1]
+        return self._scan(full_check, progress, check_images)[1]
 
     def __getitem__(self, idx: int) -> dict:
         """The ``idx``-th sample after the pipeline.
@@ -221,8 +225,11 @@ class H5SliceDataset(BaseSegDataset):
                 'metainfo=dict(classes=(...)) naming every class index the '
                 'label files hold')
 
-    def _scan(self, full_check: bool,
-              progress: bool) -> Tuple[List[dict], List[DataProblem]]:
+    def _scan(self,
+              full_check: bool,
+              progress: bool,
+              check_images: bool = True
+              ) -> Tuple[List[dict], List[DataProblem]]:
         """Data infos and every problem found on the way."""
         try:
             ids = read_split(self.split_path)
@@ -245,10 +252,10 @@ class H5SliceDataset(BaseSegDataset):
         for case, path, index in files:
             if index is None:
                 new_infos, new_problems = self._check_volume(
-                    case, path, full_check)
+                    case, path, full_check, check_images)
             else:
                 new_infos, new_problems = self._check_slice(
-                    case, path, index, full_check)
+                    case, path, index, full_check, check_images)
             infos += new_infos
             problems += new_problems
             if bar is not None:
@@ -375,25 +382,37 @@ class H5SliceDataset(BaseSegDataset):
             reduce_zero_label=self.reduce_zero_label,
             seg_fields=[])
 
-    def _check_slice(self, case: str, path: str, index: int,
-                     full_check: bool) -> Tuple[List[dict], List[DataProblem]]:
+    def _check_slice(
+            self,
+            case: str,
+            path: str,
+            index: int,
+            full_check: bool,
+            check_images: bool = True
+    ) -> Tuple[List[dict], List[DataProblem]]:
         labeled = self.mode == 'labeled'
         header, problems = inspect_h5_header(
             path, ndim=2, require_label=labeled)
         if header is None:
             return [], problems
-        if full_check:
-            problems = h5_value_problems(path, self.num_classes, labeled)
+        if full_check and (labeled or check_images):
+            problems = h5_value_problems(path, self.num_classes, labeled,
+                                         check_images)
         return [self._base_info(path, case, index, labeled)], problems
 
     def _check_volume(
-            self, case: str, path: str,
-            full_check: bool) -> Tuple[List[dict], List[DataProblem]]:
+            self,
+            case: str,
+            path: str,
+            full_check: bool,
+            check_images: bool = True
+    ) -> Tuple[List[dict], List[DataProblem]]:
         header, problems = inspect_h5_header(path, ndim=3, require_label=True)
         if header is None:
             return [], problems
         if full_check:
-            problems = h5_value_problems(path, self.num_classes, True)
+            problems = h5_value_problems(path, self.num_classes, True,
+                                         check_images)
         depth = header.shape[0]
         infos = []
         for z in range(depth):

@@ -24,6 +24,8 @@ import h5py
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from .intensity import normalise_intensity
+
 #: ACDC label convention used by every file this module writes.
 ACDC_CLASSES = ('background', 'RV', 'Myo', 'LV')
 
@@ -384,9 +386,12 @@ def _acquire(p: _Patient, rng: np.random.Generator,
 
 
 def _normalise(volume: np.ndarray) -> np.ndarray:
-    """Per-volume min-max normalisation to [0, 1] on an 8-bit grid."""
-    lo, hi = float(volume.min()), float(volume.max())
-    vol = (volume - lo) / max(hi - lo, 1e-8)
+    """Per-volume normalisation to [0, 1] on an 8-bit grid.
+
+    The converters' default (``'robust_minmax'``); the generator draws no
+    extreme voxels, so this is min-max exactly, as the set always was.
+    """
+    vol, _ = normalise_intensity(volume, 'robust_minmax', warn=False)
     return (np.round(vol * _QUANT_LEVELS) / _QUANT_LEVELS).astype(np.float32)
 
 

@@ -9,6 +9,7 @@ with status 2; anything else is a bug and keeps its traceback. Set
 import os
 import pickle
 import sys
+import warnings
 from typing import Callable
 
 from ..compat import MissingCompiledOpError
@@ -24,8 +25,27 @@ USER_FACING = (UserError, FileNotFoundError, FileExistsError, NotADirectoryError
                KeyError)
 
 
+def print_data_warnings_as_lines() -> None:
+    """Print warnings about the user's data (categories with a true
+    ``one_line`` attribute, e.g. ``IntensityOutlierWarning``) as one
+    ``warning: ...`` line on stderr; other warnings keep Python's format."""
+    if getattr(warnings.showwarning, 'one_line_formatter', False):
+        return
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if getattr(category, 'one_line', False):
+            print(f'warning: {message}', file=file or sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    show.one_line_formatter = True
+    warnings.showwarning = show
+
+
 def run_tool(main: Callable[[], None]) -> None:
     """Run ``main()`` and turn user-facing errors into one line."""
+    print_data_warnings_as_lines()
     try:
         main()
     except USER_FACING as err:

@@ -36,7 +36,9 @@ def _lookup(node: Any, key: str) -> Any:
 
 
 def _check_option(cfg: Config, full_key: str, value: Any,
-                  allow_new_keys: bool) -> None:
+                  allow_new_keys: bool) -> Any:
+    """Raise unless ``full_key`` exists (or may be added) and ``value`` has
+    the kind of the current value; return the value to merge."""
     node: Any = cfg._cfg_dict
     parts = full_key.split('.')
     for depth, part in enumerate(parts):
@@ -44,7 +46,7 @@ def _check_option(cfg: Config, full_key: str, value: Any,
         if child is _MISSING:
             is_leaf = depth == len(parts) - 1
             if allow_new_keys and is_leaf and isinstance(node, dict):
-                return
+                return value
             where = '.'.join(parts[:depth]) or 'the config'
             options = list(node.keys()) if isinstance(node, dict) else []
             close = difflib.get_close_matches(part, options, n=1)
@@ -54,12 +56,31 @@ def _check_option(cfg: Config, full_key: str, value: Any,
             raise UserError(f'--cfg-options {full_key}: "{part}" is not a key '
                             f'of {where}{hint}{extra}')
         node = child
-    old = node
-    numeric = (int, float)
-    if isinstance(old, numeric) and not isinstance(old, bool) and isinstance(
-            value, str):
+    return _checked_number(full_key, node, value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _checked_number(full_key: str, old: Any, value: Any) -> Any:
+    """A number stays a number, an integer an integer.
+
+    Without this, ``train_cfg.max_iters=10.5`` or ``model.conf_thresh=[0.5]``
+    would fail deep inside the runner or the model with a traceback.
+    """
+    if not _is_number(old):
+        return value
+    if not _is_number(value):
         raise UserError(f'--cfg-options {full_key}={value!r}: expected a '
                         f'number like the current value {old!r}')
+    if isinstance(old, int) and isinstance(value, float):
+        if not value.is_integer():
+            raise UserError(
+                f'--cfg-options {full_key}={value!r}: expected an integer '
+                f'like the current value {old!r}')
+        return int(value)
+    return value
 
 
 def apply_cfg_options(cfg: Config,
@@ -69,15 +90,18 @@ def apply_cfg_options(cfg: Config,
 
     mmengine silently creates keys that do not exist, so a typo such as
     ``train_cfg.max_iter=100`` would train with the old value. Here every key
-    must exist (unless ``allow_new_keys``) and a number stays a number.
+    must exist (unless ``allow_new_keys``), a number stays a number and an
+    integer an integer (``10.0`` becomes ``10``).
     ``data_root=...`` also re-points every dataset (see
     :func:`propagate_data_root`).
     """
     if not options:
         return
     old_root = cfg.get('data_root')
-    for key, value in options.items():
-        _check_option(cfg, key, value, allow_new_keys)
+    options = {
+        key: _check_option(cfg, key, value, allow_new_keys)
+        for key, value in options.items()
+    }
     cfg.merge_from_dict(options)
     if 'data_root' in options and old_root is not None:
         propagate_data_root(cfg, old_root, options['data_root'])
@@ -127,6 +151,57 @@ def refuse_to_clobber_work_dir(work_dir: str, resume: bool) -> None:
             f'({shown or "last_checkpoint"}); pass --resume to continue that '
             'run, or choose another --work-dir (nothing was overwritten)')
 
+
+
+def ensure_checkpoint_check(cfg: Config, partial_load: bool = False) -> None:
+    """Make sure ``SafeCheckpointHook`` checks what the run will load.
+
+    The shipped configs list the hook in ``custom_hooks``; a config that
+    sets its own list may have dropped it, and then a checkpoint that does
+    not fit the model would load with warnings only. The tools call this, so
+    the check is on whatever the config says.
+
+    Args:
+        cfg (Config): The config, changed in place.
+        partial_load (bool): Accept a ``load_from`` checkpoint that fits in
+            part (``tools/train.py --partial-load``). Defaults to False.
+    """
+    hooks = list(cfg.get('custom_hooks') or [])
+    checks = [
+        h for h in hooks if isinstance(h, dict) and h.get('type') in (
+            'SafeCheckpointHook', 'mmseg.SafeCheckpointHook')
+    ]
+    if not checks:
+        checks = [dict(type='SafeCheckpointHook')]
+        hooks.insert(0, checks[0])
+    for hook in checks:
+        hook['partial_load'] = bool(partial_load)
+    cfg.custom_hooks = hooks
+
+
+def ensure_atomic_checkpoints(cfg: Config) -> Optional[str]:
+    """Make the checkpoint hook write atomically.
+
+    mmengine's ``CheckpointHook`` removes the previous best (and the oldest
+    kept) checkpoint before it writes the new one, in place: a kill or a full
+    disk during that write loses it. ``AtomicCheckpointHook`` takes the same
+    arguments and never does; a config that names mmengine's hook gets it
+    instead.
+
+    Args:
+        cfg (Config): The config, changed in place.
+
+    Returns:
+        str | None: What was changed, for the log.
+    """
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if not isinstance(hook, dict) or hook.get('type') not in (
+            'CheckpointHook', 'mmengine.CheckpointHook'):
+        return None
+    hook['type'] = 'AtomicCheckpointHook'
+    return ('default_hooks.checkpoint: CheckpointHook -> '
+            'AtomicCheckpointHook (same options; writes are atomic, the '
+            'previous best is removed only after the new one is complete)')
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -235,6 +310,72 @@ def check_num_classes(cfg: Config) -> None:
                     f'classes {list(classes)}: make them agree (e.g. '
                     f'--cfg-options model.decode_head.num_classes='
                     f'{len(classes)})')
+
+
+def _loop_class(loop_type: Any) -> Optional[type]:
+    if isinstance(loop_type, type):
+        return loop_type
+    if not isinstance(loop_type, str):
+        return None
+    from mmseg.registry import LOOPS
+    return LOOPS.get(loop_type)
+
+
+def _positive_int(value: Any) -> bool:
+    return _is_number(value) and float(value).is_integer() and value > 0
+
+
+def check_training_config(cfg: Config) -> None:
+    """Refuse a training config that would train something else than it
+    says, before anything is built.
+
+    - ``train_cfg.max_iters`` (and ``val_interval``) must be positive
+      integers: mmengine would stop with an assertion traceback.
+    - A model with an image or feature perturbation
+      (``model.image_perturbation`` / ``model.feature_perturbation``) learns
+      from unlabeled data, so it needs a loop that feeds the ``'unlabeled'``
+      branch (:class:`SemiSupervisedIterLoop`). mmengine's
+      ``IterBasedTrainLoop`` feeds labeled batches only: the run would
+      silently be a supervised baseline. A model without perturbations
+      (SupBaseline) trains with either loop.
+
+    Args:
+        cfg (Config): The training config.
+
+    Raises:
+        UserError: Naming the key and what was expected.
+    """
+    from ..engine import SemiSupervisedIterLoop
+
+    train_cfg = cfg.get('train_cfg')
+    if not isinstance(train_cfg, dict):
+        raise UserError(f'train_cfg is {train_cfg!r}; expected a dict with '
+                        "the training loop's type and max_iters")
+    for key in ('max_iters', 'val_interval'):
+        if key in train_cfg and not _positive_int(train_cfg[key]):
+            raise UserError(f'train_cfg.{key} is {train_cfg[key]!r}; '
+                            'expected a positive integer')
+    model = cfg.get('model') or {}
+    perturbations = []
+    for key in ('image_perturbation', 'feature_perturbation'):
+        module = model.get(key)
+        if module:
+            kind = module.get('type') if isinstance(module, dict) else module
+            perturbations.append(f'{key}={kind}')
+    if not perturbations:
+        return
+    loop_type = train_cfg.get('type')
+    loop = _loop_class(loop_type)
+    if loop is not None and issubclass(loop, SemiSupervisedIterLoop):
+        return
+    name = getattr(loop_type, '__name__', loop_type) or 'mmengine\'s default'
+    raise UserError(
+        f'train_cfg.type is {name}, a loop that feeds no unlabeled data, but '
+        f'the model learns from unlabeled data ({", ".join(perturbations)}): '
+        'the unlabeled loader would be ignored and this would train a '
+        "supervised baseline. Use train_cfg.type='SemiSupervisedIterLoop', "
+        'or for supervised training switch the perturbations off '
+        '(model.image_perturbation=None model.feature_perturbation=None)')
 
 
 def prepare_config(args: argparse.Namespace) -> Config:

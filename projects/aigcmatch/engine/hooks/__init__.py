@@ -1,8 +1,11 @@
 """Cross-cutting training hooks: exact resume, safe checkpoints, NaN guard.
 
 Registered in mmseg's ``HOOKS``; ``configs/_base_/default_runtime.py`` adds
-them to every config's ``custom_hooks``.
+them to every config's ``custom_hooks``, and
+``configs/_base_/schedules/acdc_30k.py`` makes ``AtomicCheckpointHook`` the
+checkpoint hook.
 """
+from .atomic_checkpoint_hook import AtomicCheckpointHook, CheckpointWriteError
 from .non_finite_loss_hook import NonFiniteLossHook
 from .random_state_hook import (RANDOM_STATES_KEY, RandomStateHook,
                                 capture_random_states, restore_random_states)
@@ -10,5 +13,6 @@ from .safe_checkpoint_hook import SafeCheckpointHook
 
 __all__ = [
     'RandomStateHook', 'SafeCheckpointHook', 'NonFiniteLossHook',
+    'AtomicCheckpointHook', 'CheckpointWriteError',
     'capture_random_states', 'restore_random_states', 'RANDOM_STATES_KEY'
 ]
