@@ -133,3 +133,37 @@ def test_target_check_can_be_switched_off_for_pseudo_labels():
     # pixel simply matches no class
     value = MaskedDiceLoss(check_targets=False)(pred, bad)
     assert torch.isfinite(value)
+
+
+def test_masked_cross_entropy_averages_over_kept_pixels():
+    torch.manual_seed(0)
+    pred = torch.randn(2, 4, 5, 5)
+    target = torch.randint(0, 4, (2, 5, 5))
+    mask = (torch.rand(2, 5, 5) > 0.5).float()
+    loss = MODELS.build(dict(type='MaskedCrossEntropyLoss'))
+    ce = torch.nn.functional.cross_entropy(pred, target, reduction='none')
+    torch.testing.assert_close(
+        loss(pred, target, weight=mask), (ce * mask).sum() / mask.sum())
+    # pixels labelled ignore_index count for nothing, whatever the mask
+    target_ign = target.clone()
+    target_ign[0, 0, 0] = 255
+    kept = mask.clone()
+    kept[0, 0, 0] = 0
+    torch.testing.assert_close(
+        loss(pred, target_ign, weight=mask),
+        (ce * kept).sum() / kept.sum())
+    assert float(loss(pred, target, weight=torch.zeros(2, 5, 5))) == 0.0
+
+
+def test_combined_loss_sums_its_losses():
+    torch.manual_seed(0)
+    pred = torch.randn(2, 4, 5, 5)
+    target = torch.randint(0, 4, (2, 5, 5))
+    mask = (torch.rand(2, 5, 5) > 0.3).float()
+    parts = [dict(type='MaskedCrossEntropyLoss', loss_weight=0.5),
+             dict(type='MaskedDiceLoss', loss_weight=0.5)]
+    combined = MODELS.build(dict(type='CombinedLoss', losses=parts))
+    expected = sum(MODELS.build(p)(pred, target, weight=mask) for p in parts)
+    torch.testing.assert_close(combined(pred, target, weight=mask), expected)
+    with pytest.raises(ValueError, match='at least one loss'):
+        MODELS.build(dict(type='CombinedLoss', losses=[]))

@@ -128,6 +128,17 @@ def confident_ratio_per_class(confident: Tensor, pseudo: Tensor,
     return passed / given.clamp_min(1)
 
 
+def map_entropy(spatial: Tensor) -> Tensor:
+    """Mean entropy of the maps seen as distributions over pixels, divided
+    by its maximum log(h*w): 1 = uniform, 0 = one pixel."""
+    flat = spatial.detach().flatten(1).float()
+    if flat.shape[1] < 2:
+        return flat.new_zeros(())
+    p = flat / flat.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    entropy = -(p * p.clamp_min(1e-12).log()).sum(dim=1)
+    return entropy.mean() / math.log(flat.shape[1])
+
+
 def _shrunk(size) -> Tuple[int, int]:
     scale = _MAX_SIDE / max(size)
     return (max(1, math.floor(size[0] * scale)),

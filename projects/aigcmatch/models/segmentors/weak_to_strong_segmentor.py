@@ -1,6 +1,5 @@
 """The semi-supervised segmentor: one training step of AIGCMatch / UniMatch /
-FixMatch in one readable method (DESIGN.md §1)."""
-import math
+FixMatch in one readable method (docs/method.md)."""
 import warnings
 from contextlib import contextmanager
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -36,7 +35,7 @@ class WeakToStrongSegmentor(EncoderDecoder):
     Prediction is plain ``EncoderDecoder`` behaviour, and checkpoints are
     plain mmseg state dicts.
 
-    The two hook points (DESIGN.md §3):
+    The two hook points (docs/method.md):
 
     * ``image_perturbation`` (``AttCutMix`` | ``RandomCutMix`` | None): after
       pseudo-labelling, before the strong passes; mixes each strong view with
@@ -626,7 +625,7 @@ class WeakToStrongSegmentor(EncoderDecoder):
                                mode='bilinear', align_corners=False)
             out['att_auc'] = step_diagnostics.attention_auc(
                 att_x, labels, self.decode_head.ignore_index)
-            out['att_entropy'] = _map_entropy(spatial[n_x:])
+            out['att_entropy'] = step_diagnostics.map_entropy(spatial[n_x:])
         if boxes:
             cover = [step_diagnostics.box_coverage(m, fg) for m, fg in boxes]
             out['box_fg'] = sum(c[0] for c in cover) / len(cover)
@@ -724,14 +723,3 @@ def _index_maps(maps: Optional[dict], index: Tensor):
 
 def _spatial(maps: Optional[dict]):
     return None if maps is None else maps['spatial']
-
-
-def _map_entropy(spatial: Tensor) -> Tensor:
-    """Mean entropy of the maps seen as distributions over pixels, divided
-    by its maximum log(h*w): 1 = uniform, 0 = one pixel."""
-    flat = spatial.detach().flatten(1).float()
-    if flat.shape[1] < 2:
-        return flat.new_zeros(())
-    p = flat / flat.sum(dim=1, keepdim=True).clamp_min(1e-12)
-    entropy = -(p * p.clamp_min(1e-12).log()).sum(dim=1)
-    return entropy.mean() / math.log(flat.shape[1])
