@@ -46,7 +46,9 @@ model = dict(
     mix_source='batch',  # CutMix partner: another image of the unlabeled batch ('loader': UniMatch's)
     fp_decode='separate',  # perturbed features in their own decoder pass ('joint': UniMatch's)
     bn_stats='clean',  # only the clean pass updates the BN running statistics ('all': UniMatch's)
-    conv_init='kaiming',  # mmcv's ConvModule init ('pytorch': PyTorch's default, as UniMatch's layers)
+    # PyTorch's default conv weights, as UniMatch's plain nn.Conv2d layers start (mmcv's ConvModule init,
+    # 'kaiming', starts 2.4x larger and trained far slower on the benchmark: docs/benchmark.md)
+    conv_init='pytorch',
     # Speed switches (benchmarks/README.md): NHWC weights and images (faster convolutions, same values up to
     # rounding); torch.compile of backbone and head (True or a dict of torch.compile arguments; falls back to
     # eager with a warning when compilation fails). Mixed precision is the optimizer wrapper's: tools/train.py --amp.
