@@ -49,6 +49,7 @@ def main(argv=None):
     args = parse_args(argv)
 
     from mmengine.logging import print_log
+    from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
     from projects.aigcmatch.compat import (amp_dtype, cleanup_distributed,
@@ -96,7 +97,10 @@ def main(argv=None):
     init_distributed(args.launcher)
     ok = False
     try:
-        runner = Runner.from_cfg(cfg)
+        # the config's runner_type (AIGCMatchRunner for the shipped configs),
+        # as mmseg's own tools build it
+        runner = (RUNNERS.build(cfg)
+                  if 'runner_type' in cfg else Runner.from_cfg(cfg))
         for change in changes:
             print_log(f'config adapted to this machine: {change}',
                       logger='current', level=logging.WARNING)

@@ -1,6 +1,10 @@
 # ACDC in the SSL4MIS/UniMatch layout, semi-supervised: a labeled loader, an
 # unlabeled multi-view loader, and per-slice val/test loaders of whole volumes.
-# Point `data_root` elsewhere with `--cfg-options data_root=/path/to/ACDC`.
+# Point `data_root` elsewhere with `--cfg-options data_root=/path/to/ACDC` (the runner re-points every dataset).
+# The training loaders' batch_size is the batch of one step over ALL processes (UniMatch's protocol: 12 labeled
+# + 12 unlabeled): N processes (dist_train.sh CONFIG N) load batch_size / N each, N must divide it.
+# 'per_process' would be mmengine's meaning (N processes train N x batch_size per step).
+batch_size_scope = 'total'
 dataset_type = 'ACDCDataset'
 data_root = 'data/ACDC'
 crop_size = (256, 256)  # (h, w) as in mmseg; mmcv's Resize takes (w, h)

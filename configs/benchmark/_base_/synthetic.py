@@ -56,6 +56,7 @@ val_dataloader = dict(
     num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
+auto_scale_lr = dict(base_batch_size=batch_size)  # the lr (0.01) is for 4 labeled per step
 param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters, by_epoch=False)
 ]

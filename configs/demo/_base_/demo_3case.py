@@ -62,6 +62,7 @@ test_dataloader = dict(
     num_workers=num_workers,
     dataset=dict(data_root=data_root, pipeline=test_pipeline))
 
+auto_scale_lr = dict(base_batch_size=batch_size)  # the lr (0.01) is this demo's, for 4 labeled per step
 param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters, by_epoch=False)
 ]
