@@ -9,6 +9,7 @@ Examples:
 """
 import argparse
 import logging
+import os
 import os.path as osp
 import sys
 
@@ -64,6 +65,11 @@ def main(argv=None):
 
     cfg = prepare_config(args)
     check_training_config(cfg)
+    if args.launcher == 'pytorch':
+        # N processes must be able to share the configured total batch:
+        # refuse before anything is built (the runner would, later)
+        from projects.aigcmatch.engine.runner import check_total_batch
+        check_total_batch(cfg, int(os.environ.get('WORLD_SIZE', '1')))
     if args.partial_load and (args.resume or not cfg.get('load_from')):
         raise UserError(
             '--partial-load applies to the initial weights of a fresh run '

@@ -99,3 +99,14 @@ def test_data_root_override_reaches_the_datasets():
     assert cfg.val_dataloader.dataset.data_root == 'elsewhere'
     assert notes[0].startswith('data_root data/demo_acdc -> /mnt/acdc: '
                                're-pointed')
+
+
+def test_train_tool_refuses_a_process_count_before_building():
+    from projects.aigcmatch.engine.runner import check_total_batch
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/aigcmatch_acdc_7case.py'))
+    check_total_batch(cfg, 4)  # 3 + 3 each
+    with pytest.raises(ValueError, match='5 processes cannot share it'):
+        check_total_batch(cfg, 5)
+    assert cfg.train_dataloader.batch_size == 12  # not changed
+    cfg.batch_size_scope = 'per_process'
+    check_total_batch(cfg, 5)  # mmengine's meaning: 12 each

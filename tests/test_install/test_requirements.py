@@ -101,3 +101,33 @@ def test_resolves_with_older_numpy_and_scipy(tmp_path):
     assert chosen['numpy'] == '1.26.4' and chosen['scipy'] == '1.11.1'
     assert chosen['aigcmatch'] and chosen['mmsegmentation'].startswith('1.2.')
     assert 'medpy' in chosen  # through the tests extra
+
+
+def test_wheel_ships_tools_and_configs_where_mim_looks(tmp_path):
+    # mim train/test <package> run <site-packages>/<top-level module>/.mim/
+    # tools/{train,test}.py and find configs by name under .mim/configs
+    import zipfile
+    src = tmp_path / 'src'
+    src.mkdir()
+    for name in ('setup.cfg', 'setup.py', 'pyproject.toml', 'README.md'):
+        shutil.copy(osp.join(ROOT, name), src / name)
+    for name in ('requirements', 'projects', 'tools', 'configs'):
+        shutil.copytree(osp.join(ROOT, name), src / name,
+                        ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+    proc = subprocess.run([
+        sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+        '--no-build-isolation', '--disable-pip-version-check', '--quiet',
+        '-w', str(tmp_path / 'dist'), str(src)
+    ], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    wheel, = (tmp_path / 'dist').glob('aigcmatch-*.whl')
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        top_level = next(z.read(n).decode() for n in names
+                         if n.endswith('top_level.txt'))
+    assert top_level.split() == ['projects']
+    for path in ('tools/train.py', 'tools/test.py', 'tools/infer.py',
+                 'configs/aigcmatch_acdc_7case.py',
+                 'configs/_base_/default_runtime.py'):
+        assert f'projects/.mim/{path}' in names, path
+    assert 'projects/aigcmatch/engine/runner.py' in names

@@ -60,6 +60,26 @@ test_pipeline = [
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
 
+# Test-time augmentation (tools/test.py --tta, and mmseg's own tools/test.py --tta): the model predicts the
+# slice as it is, flipped left-right and flipped up-down; mmseg's SegTTAModel flips the logits back and
+# averages the softmax. The label is loaded unflipped, after the flips.
+tta_model = dict(type='SegTTAModel')
+tta_pipeline = [
+    dict(type='LoadH5Image'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale=(crop_size[1], crop_size[0]), keep_ratio=False, interpolation='bilinear')],
+            [
+                dict(type='RandomFlip', prob=0.0, direction='horizontal'),
+                dict(type='RandomFlip', prob=1.0, direction='horizontal'),
+                dict(type='RandomFlip', prob=1.0, direction='vertical'),
+            ],
+            [dict(type='LoadH5Annotations')],
+            [dict(type='PackSegInputs', meta_keys=meta_keys + ('flip', 'flip_direction'))],
+        ])
+]
+
 train_dataloader = dict(
     batch_size=12,
     num_workers=2,

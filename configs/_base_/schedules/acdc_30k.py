@@ -14,7 +14,8 @@ param_scheduler = [
 ]
 train_cfg = dict(type='SemiSupervisedIterLoop', max_iters=max_iters, val_interval=500)
 val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+# mmengine's TestLoop whose dataset follows a data_root override also in mmseg's own tools/test.py
+test_cfg = dict(type='AIGCMatchTestLoop')
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),

@@ -43,6 +43,22 @@ test_pipeline = [
     dict(type='LoadH5Annotations'),
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
+# flips at this crop (see configs/_base_/datasets/acdc_semi.py)
+tta_pipeline = [
+    dict(type='LoadH5Image'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale=(crop_size[1], crop_size[0]), keep_ratio=False, interpolation='bilinear')],
+            [
+                dict(type='RandomFlip', prob=0.0, direction='horizontal'),
+                dict(type='RandomFlip', prob=1.0, direction='horizontal'),
+                dict(type='RandomFlip', prob=1.0, direction='vertical'),
+            ],
+            [dict(type='LoadH5Annotations')],
+            [dict(type='PackSegInputs', meta_keys=meta_keys + ('flip', 'flip_direction'))],
+        ])
+]
 
 # One process per run and one thread each: no loader workers competing for the cores.
 train_dataloader = dict(

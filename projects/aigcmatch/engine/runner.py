@@ -25,8 +25,8 @@ import os.path as osp
 from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.registry import LOOPS, RUNNERS
+from mmengine.runner import Runner, TestLoop
 
 from ..utils.config import propagate_data_root
 
@@ -97,6 +97,14 @@ def split_total_batch(loaders: List[Tuple[str, dict]],
         loader['batch_size'] = total // world_size
         sizes[key] = done[id(loader)] = (total, total // world_size)
     return sizes
+
+
+def check_total_batch(cfg: Any, world_size: int) -> None:
+    """Raise now, before any process builds anything, if ``world_size``
+    processes cannot share the config's total batch (see
+    :func:`split_total_batch`); the config is not changed."""
+    if world_size > 1 and batch_size_scope(cfg) == 'total':
+        split_total_batch(copy.deepcopy(_train_loaders(cfg)), world_size)
 
 
 def _scaled(value: int, old: int, new: int) -> int:
@@ -235,27 +243,33 @@ class AIGCMatchRunner(Runner):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # the loaders are still configs here (built when training starts)
         self._batch_sizes: Dict[str, Tuple[int, int]] = {}
-        scope = batch_size_scope(self.cfg)
-        loaders = _train_loaders(self.cfg)
-        if isinstance(self._train_dataloader, dict):
-            # the dict the loop builds from (the runner's cfg holds a copy)
-            loaders = [(k, self._train_dataloader if k == 'train_dataloader'
-                        else v) for k, v in loaders]
-        if isinstance(self._train_loop, dict):
-            loaders = [(k, self._train_loop[k[len('train_cfg.'):]]
+        self._batch_scope = batch_size_scope(self.cfg)
+
+    def build_train_loop(self, loop):
+        """Split the total batch over the processes (only when training:
+        a test run never builds these loaders), then mmengine's loop."""
+        if isinstance(loop, dict) and not self._batch_sizes:
+            loaders = _train_loaders(self.cfg)
+            # the dicts the loop builds from: the labeled one is the
+            # runner's own, the others the loop reads from cfg or train_cfg
+            if isinstance(self._train_dataloader, dict):
+                loaders = [(k, self._train_dataloader
+                            if k == 'train_dataloader' else v)
+                           for k, v in loaders]
+            loaders = [(k, loop[k[len('train_cfg.'):]]
                         if k.startswith('train_cfg.') else v)
                        for k, v in loaders]
-        if scope == 'total':
-            self._batch_sizes = split_total_batch(loaders, self.world_size)
-        else:
-            self._batch_sizes = {
-                k: (int(v['batch_size']) * self.world_size,
-                    int(v['batch_size']))
-                for k, v in loaders
-            }
-        self._batch_scope = scope
+            if self._batch_scope == 'total':
+                self._batch_sizes = split_total_batch(loaders,
+                                                      self.world_size)
+            else:
+                self._batch_sizes = {
+                    k: (int(v['batch_size']) * self.world_size,
+                        int(v['batch_size']))
+                    for k, v in loaders
+                }
+        return super().build_train_loop(loop)
 
     def scale_lr(self, optim_wrapper, auto_scale_lr=None) -> None:
         """mmengine's ``auto_scale_lr``, then one line with the world size,
@@ -288,3 +302,32 @@ class AIGCMatchRunner(Runner):
             f'{" + ".join(total) or "?"} (batch_size_scope='
             f"'{self._batch_scope}'); lr {lr_text} (auto_scale_lr "
             f'{scaling})')
+
+
+@LOOPS.register_module()
+class AIGCMatchTestLoop(TestLoop):
+    """mmengine's ``TestLoop`` whose datasets follow a ``data_root``
+    override.
+
+    mmseg 1.2's own ``tools/test.py`` builds mmengine's ``Runner`` whatever
+    the config's ``runner_type`` says, and merges ``--cfg-options
+    data_root=...`` into the top level only; the test loop is the first
+    thing it builds that sees both the config and the test loader before the
+    dataset exists, so the re-pointing happens here too (a no-op after
+    :class:`AIGCMatchRunner` or the project's tools did it).
+    """
+
+    def __init__(self, runner, dataloader, evaluator, fp16: bool = False):
+        if isinstance(dataloader, dict):
+            cfg = getattr(runner, 'cfg', None)
+            written = _written_config(cfg) if cfg is not None else None
+            if written is not None:
+                old, new = written.get('data_root'), cfg.get('data_root')
+                if old is not None and new is not None and old != new:
+                    changed = propagate_data_root(
+                        dict(test_dataloader=dataloader), old, new)
+                    if changed:
+                        runner.logger.info(
+                            f'config follows its overrides: data_root {old} '
+                            f'-> {new}: re-pointed the test dataset')
+        super().__init__(runner, dataloader, evaluator, fp16)
