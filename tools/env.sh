@@ -35,9 +35,13 @@ if [ ! -f "${_aigc_venv}/.aigcmatch-ready" ]; then
     (
         set -e
         . "${_aigc_venv}/bin/activate"
-        pip_q="python -m pip install --quiet --disable-pip-version-check"
+        # every package at the version it was tested with (requirements/constraints.txt, the lock);
+        # the requirement files themselves hold ranges, as setup.cfg's install_requires does
+        pip_q="python -m pip install --quiet --disable-pip-version-check -c ${_aigc_root}/requirements/constraints.txt"
         # torch first and alone: an unpinned or newer torch would pull a multi-GB CUDA build.
-        $pip_q -r "${_aigc_root}/requirements/torch_cpu.txt"
+        # AIGCMATCH_TORCH_INDEX_URL=URL takes it from that index only (e.g. PyTorch's CPU wheels).
+        $pip_q ${AIGCMATCH_TORCH_INDEX_URL:+--index-url "$AIGCMATCH_TORCH_INDEX_URL"} \
+               -r "${_aigc_root}/requirements/torch.txt"
         $pip_q -r "${_aigc_root}/requirements/mmcv_lite.txt" \
                -r "${_aigc_root}/requirements/runtime.txt" \
                -r "${_aigc_root}/requirements/tests.txt"

@@ -18,6 +18,12 @@ Examples:
         patient101_frame01.nii.gz patient101_frame14.nii.gz \\
         --out out/ --overlay
     python tools/infer.py CONFIG CKPT data/ACDC/data --out out/ --save-probs
+    python tools/infer.py CONFIG CKPT scans/ --out out/ \
+        --cfg-options "test_dataloader.dataset.pipeline.1.scale=(128,128)"
+
+The slices go through the test loader's pipeline, the one tools/test.py
+evaluates with (``test_dataloader.dataset.pipeline``), after the same
+``--cfg-options``.
 """
 import argparse
 import csv
@@ -33,6 +39,7 @@ from projects.aigcmatch.utils import run_tool  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(
         description='Segment new scans with a trained model')
     parser.add_argument(
@@ -70,6 +77,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--batch-size', type=int, default=16, help='slices per forward pass')
     parser.add_argument(
         '--no-progress', action='store_true', help='no progress bar')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value, as for '
+        'tools/test.py (e.g. the test pipeline: '
+        'test_dataloader.dataset.pipeline.1.scale="(64,64)")')
+    parser.add_argument(
+        '--allow-new-keys',
+        action='store_true',
+        help='let --cfg-options add keys the config does not have')
     return parser.parse_args(argv)
 
 
@@ -146,6 +164,7 @@ def main(argv=None) -> None:
     from projects.aigcmatch.apis import (CaseLV, Segmenter, ejection_fractions,
                                          find_inputs, read_scan,
                                          voxel_volume_ml)
+    from projects.aigcmatch.utils import apply_cfg_options, load_config
 
     if args.batch_size < 1:
         raise ValueError(f'--batch-size must be >= 1, got {args.batch_size}')
@@ -159,8 +178,11 @@ def main(argv=None) -> None:
     # before anything is written.
     total_slices = sum(read_scan(p).num_slices for p in files)
 
+    # the same config as tools/test.py would evaluate: checked overrides
+    cfg = load_config(args.config)
+    apply_cfg_options(cfg, args.cfg_options, args.allow_new_keys)
     segmenter = Segmenter(
-        args.config,
+        cfg,
         args.checkpoint,
         device=args.device,
         batch_size=args.batch_size)

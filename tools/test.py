@@ -3,12 +3,14 @@
 
 Prints the per-class table of the config's test metric (for ACDC: per-case 3D
 Dice, Jaccard, HD95, ASD for RV, Myo, LV and their mean) and writes the
-per-case results and a summary JSON to ``--out`` (default:
+per-case results, a summary JSON and the predicted label map of every volume
+(``predictions/<case>_seg.nii.gz``) to ``--out`` (default:
 ``WORK_DIR/test_<timestamp>``).
 
 Examples:
     python tools/test.py configs/aigcmatch_acdc_7case.py work_dirs/x/best_mDice_iter_30000.pth
     python tools/test.py CONFIG CKPT --cfg-options test_dataloader.dataset.split=valtest
+    python tools/test.py CONFIG CKPT --tta      # flips, mmseg's SegTTAModel
     bash tools/dist_test.sh CONFIG CKPT 2
 """
 import argparse
@@ -33,8 +35,10 @@ def parse_args(argv=None):
         help='the directory to save the log and evaluation results')
     parser.add_argument(
         '--out',
-        help='directory for the per-case results (CSV) and summary (JSON); '
-        'refused if it already holds files, unless --overwrite')
+        help='directory for the per-case results (CSV), the summary (JSON) '
+        'and the predicted label map of every volume '
+        '(predictions/<case>_seg.nii.gz); refused if it already holds '
+        'files, unless --overwrite')
     parser.add_argument(
         '--overwrite',
         action='store_true',
@@ -42,8 +46,30 @@ def parse_args(argv=None):
     parser.add_argument(
         '--show-dir',
         help='directory where painted predictions are saved')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help="test-time augmentation as mmseg's tools/test.py --tta: the "
+        "config's tta_pipeline (flips) and tta_model (SegTTAModel, which "
+        'averages the flipped-back softmax)')
     add_config_args(parser)
     return parse_tool_args(parser, argv)
+
+
+def _tta_views(cfg) -> str:
+    """The views of the TTA pipeline, e.g. 'RandomFlip(prob=0.0, ...)'."""
+    views = []
+    for step in cfg.test_dataloader.dataset.pipeline:
+        if step.get('type') == 'TestTimeAug':
+            for group in step['transforms']:
+                if len(group) > 1:
+                    views += [
+                        'as is' if t.get('prob') == 0 else
+                        f"{t.get('direction', t.get('type'))} flip"
+                        if t.get('type') == 'RandomFlip' else t.get('type')
+                        for t in group
+                    ]
+    return f'{len(views)} views ({", ".join(views)}), softmax averaged'
 
 
 def _evaluators(cfg):
@@ -51,10 +77,31 @@ def _evaluators(cfg):
     return evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
 
 
+def use_tta(cfg) -> None:
+    """Test with the config's ``tta_pipeline`` and ``tta_model``, as mmseg's
+    ``tools/test.py --tta`` does.
+
+    Raises:
+        UserError: The config has no ``tta_pipeline`` / ``tta_model``.
+    """
+    from projects.aigcmatch.utils import UserError
+    missing = [k for k in ('tta_pipeline', 'tta_model') if not cfg.get(k)]
+    if missing:
+        raise UserError(
+            f'--tta needs {" and ".join(missing)} in the config (mmseg\'s '
+            "convention, e.g. tta_model = dict(type='SegTTAModel') and a "
+            'tta_pipeline with TestTimeAug; see '
+            'configs/_base_/datasets/acdc_semi.py)')
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
+
+
 def main(argv=None):
     args = parse_args(argv)
 
     from mmengine.logging import print_log
+    from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
     from projects.aigcmatch.compat import (cleanup_distributed,
@@ -78,6 +125,9 @@ def main(argv=None):
                         'another directory or pass --overwrite')
     for evaluator in _evaluators(cfg):
         evaluator['output_dir'] = out_dir
+        # as mmseg's --out keeps prediction maps: one NIfTI per volume
+        if evaluator.get('type') in ('MedicalMetric', 'mmseg.MedicalMetric'):
+            evaluator['prediction_dir'] = osp.join(out_dir, 'predictions')
 
     if args.show_dir:
         hooks = cfg.get('default_hooks', {})
@@ -86,6 +136,9 @@ def main(argv=None):
                             'the config')
         hooks.visualization.draw = True
         cfg.visualizer.save_dir = args.show_dir
+
+    if args.tta:
+        use_tta(cfg)
 
     # the test split must not hold a training patient, nor a bad file
     check_data_at_startup(
@@ -98,7 +151,10 @@ def main(argv=None):
     init_distributed(args.launcher)
     ok = False
     try:
-        runner = Runner.from_cfg(cfg)
+        # the config's runner_type (AIGCMatchRunner for the shipped configs),
+        # as mmseg's own tools build it
+        runner = (RUNNERS.build(cfg)
+                  if 'runner_type' in cfg else Runner.from_cfg(cfg))
         for change in changes:
             print_log(f'config adapted to this machine: {change}',
                       logger='current')
@@ -106,6 +162,7 @@ def main(argv=None):
         print_log(
             f'protocol: checkpoint {args.checkpoint}; test split '
             f'"{dataset.get("split", "?")}" of {dataset.get("data_root", "?")}'
+            f'{"; test-time augmentation: " + _tta_views(cfg) if args.tta else ""}'
             f'; results in {out_dir}',
             logger='current')
         runner.test()

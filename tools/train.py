@@ -9,6 +9,7 @@ Examples:
 """
 import argparse
 import logging
+import os
 import os.path as osp
 import sys
 
@@ -49,6 +50,7 @@ def main(argv=None):
     args = parse_args(argv)
 
     from mmengine.logging import print_log
+    from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
     from projects.aigcmatch.compat import (amp_dtype, cleanup_distributed,
@@ -63,6 +65,11 @@ def main(argv=None):
 
     cfg = prepare_config(args)
     check_training_config(cfg)
+    if args.launcher == 'pytorch':
+        # N processes must be able to share the configured total batch:
+        # refuse before anything is built (the runner would, later)
+        from projects.aigcmatch.engine.runner import check_total_batch
+        check_total_batch(cfg, int(os.environ.get('WORLD_SIZE', '1')))
     if args.partial_load and (args.resume or not cfg.get('load_from')):
         raise UserError(
             '--partial-load applies to the initial weights of a fresh run '
@@ -96,7 +103,10 @@ def main(argv=None):
     init_distributed(args.launcher)
     ok = False
     try:
-        runner = Runner.from_cfg(cfg)
+        # the config's runner_type (AIGCMatchRunner for the shipped configs),
+        # as mmseg's own tools build it
+        runner = (RUNNERS.build(cfg)
+                  if 'runner_type' in cfg else Runner.from_cfg(cfg))
         for change in changes:
             print_log(f'config adapted to this machine: {change}',
                       logger='current', level=logging.WARNING)

@@ -7,6 +7,11 @@ env_cfg = dict(
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'),  # becomes gloo on machines without CUDA
 )
+# mmengine's Runner that keeps the experiment on any number of processes and in any tool (mmseg's
+# tools/train.py and tools/test.py, mim train/test build it too): training batches are totals split over
+# the processes (batch_size_scope), the log states world size, batch and lr, and overrides of
+# train_cfg.max_iters / data_root move the schedule / re-point the datasets (projects/aigcmatch/engine/runner.py).
+runner_type = 'AIGCMatchRunner'
 # DDP that also wraps CPU modules (mmengine's passes GPU device_ids).
 model_wrapper_cfg = dict(type='DeviceAwareDistributedDataParallel')
 

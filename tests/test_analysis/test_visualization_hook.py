@@ -85,17 +85,81 @@ def test_overlays_written_for_every_slice(tmp_path):
     ]
     panel = cv2.cvtColor(
         cv2.imread(osp.join(image_dir, names[0])), cv2.COLOR_BGR2RGB)
-    h, w = SHAPE[1:]
-    assert panel.shape == (h, 3 * w + 4, 3)  # [image | gt | pred], gaps 2
-    image = panel[:, :w]
+    # a readable size: 24 x 20 pixels of 1.5 mm, shorter side 320 px
+    h, w = 384, 320
+    top = 28 + 24  # title, column headers
+    assert panel.shape[1] == 3 * w + 2 * 4
+    assert panel.shape[0] > top + h  # legend below
+    image = panel[top:top + h, :w]
     assert (image[..., 0] == image[..., 1]).all()  # plain gray
-    gt_panel = panel[:, w + 2:2 * w + 2].astype(int)
-    inside_lv = gt_panel[15, 13]  # label 3 (LV, blue), away from the outline
+    gt_panel = panel[top:top + h, w + 4:2 * w + 4].astype(int)
+    scale = h / SHAPE[1]
+    inside_lv = gt_panel[int(15 * scale), int(13 * scale)]  # LV, blue
     assert inside_lv[2] > inside_lv[0] + 40
-    inside_rv = gt_panel[6, 5]  # label 1 (RV, red)
+    inside_rv = gt_panel[int(6 * scale), int(5 * scale)]  # RV, red
     assert inside_rv[0] > inside_rv[2] + 40
     np.testing.assert_array_equal(gt_panel[0, 0], image[0, 0])  # background
+    # a title and headers (dark text on white) and a legend of the classes
+    assert (panel[:top] < 100).any() and (panel[:top] == 255).mean() > 0.8
+    legend = panel[top + h:]
+    for color in ([255, 0, 0], [0, 255, 0], [0, 0, 255]):
+        assert (legend == color).all(axis=-1).sum() > 100, color
 
+
+def draw_one(attrs, image, label, **kwargs):
+    hook = MedicalSegVisualizationHook(draw=True, min_size=64, **kwargs)
+    palette = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    return hook.draw_labelled_panel(
+        image, label, label, palette, ['background', 'RV', 'Myo', 'LV'],
+        dict(case_id='ct', slice_idx=0, num_slices=1), attrs)
+
+
+def test_radiological_orientation_from_the_affine():
+    from projects.aigcmatch.visualization.slice_view import radiological_view
+    # RAS volume stored (z, y, x): row index runs anterior, column right;
+    # shown anterior at the top and the patient's right on the left
+    view = radiological_view(np.diag([1.5, 1.5, 3.0, 1.0]), 'zyx')
+    assert (view.transpose, view.flip_rows, view.flip_cols,
+            view.codes) == (False, True, True, 'PL')
+    # LPS (DICOM-like storage): rows already run to P, columns to L
+    lps = radiological_view(np.diag([-1.0, -1.0, 1.0, 1.0]), 'zyx')
+    assert (lps.flip_rows, lps.flip_cols) == (False, False)
+    # a sagittal stack: superior at the top, anterior on the left
+    sag = np.array([[0, 0, 1.0, 0], [1.0, 0, 0, 0], [0, 1.0, 0, 0],
+                    [0, 0, 0, 1]])  # i -> A, j -> S, k -> R
+    view = radiological_view(sag, 'zyx')
+    assert view.codes == 'IP' and view.flip_rows and view.flip_cols
+    assert radiological_view(None).codes == ''
+    # a marker in the anterior-right corner of a RAS slice ends top-left
+    image = np.zeros((8, 6), np.float32)
+    image[7, 5] = 1.0  # last row (most anterior), last column (rightmost)
+    label = np.zeros((8, 6), np.uint8)
+    panel = draw_one(dict(affine=np.eye(4), nifti_axes='zyx'), image, label,
+                     window='minmax')
+    body = panel[28 + 24:28 + 24 + 85, :64]  # 8 x 6 -> 85 x 64
+    assert body[:10, :8].mean() > 200 and body[-10:, -8:].mean() < 50
+
+
+def test_ct_gets_a_soft_tissue_window():
+    from projects.aigcmatch.visualization.slice_view import (display_window,
+                                                             is_ct)
+    hu = np.array([[-1000.0, -160.0, 40.0, 240.0, 1000.0]], np.float32)
+    lo, hi = -1000.0, 1000.0
+    stored = (hu - lo) / (hi - lo)
+    attrs = dict(intensity_range=np.array([lo, hi]))
+    assert is_ct(attrs) and not is_ct(dict(intensity_range=[0.0, 900.0]))
+    assert is_ct(dict(modality=b'CT', intensity_range=[0.0, 900.0]))
+    low, high = display_window(stored, attrs)
+    assert (low, high) == pytest.approx(((-160 - lo) / 2000,
+                                         (240 - lo) / 2000))
+    panel = draw_one(attrs, np.repeat(stored, 4, axis=0),
+                     np.zeros((4, 5), np.uint8), orientation='stored')
+    row = panel[28 + 24 + 5, :80, 0].astype(int)  # 4 x 5 -> 64 x 80
+    # air black, -160 HU black, 40 HU mid-gray, 240 HU and bone white
+    assert row[8] == 0 and row[24] < 10 and 110 < row[40] < 145
+    assert row[56] > 245 and row[72] == 255
+    # MR keeps its own min-max
+    assert display_window(stored, {}) == (0.0, 1.0)
 
 def test_nothing_drawn_unless_draw(tmp_path):
     _, image_dir = run_test(tmp_path, draw=False)
@@ -119,6 +183,10 @@ def test_bad_hook_arguments():
         MedicalSegVisualizationHook(interval=0)
     with pytest.raises(ValueError, match="image_source must be one of"):
         MedicalSegVisualizationHook(image_source='path')
+    with pytest.raises(ValueError, match="window must be one of"):
+        MedicalSegVisualizationHook(window='ct')
+    with pytest.raises(ValueError, match="orientation must be one of"):
+        MedicalSegVisualizationHook(orientation='ras')
 
 
 def test_overlay_keeps_background_and_tints_classes():

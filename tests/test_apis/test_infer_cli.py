@@ -364,3 +364,25 @@ def test_truncated_checkpoint_is_named(model_files, tmp_path):
             str(out), '--no-progress'
         ])
     assert not out.exists()
+
+
+def test_cfg_options_change_the_pipeline_or_are_refused(
+        model_files, tmp_path, capsys):
+    scan = write_nifti(
+        str(tmp_path / 'scan.nii.gz'), (20, 16, 2), (1.5, 1.5, 10.0))
+    infer.main([
+        model_files['config'], model_files['random'], scan, '--out',
+        str(tmp_path / 'out'), '--no-progress', '--cfg-options',
+        'test_pipeline.1.scale=(64,32)'
+    ])
+    assert 'model input 32x64' in capsys.readouterr().out
+    proc = subprocess.run([
+        sys.executable, 'tools/infer.py', model_files['config'],
+        model_files['random'], scan, '--out',
+        str(tmp_path / 'out2'), '--cfg-options', 'test_pipline.1.scale=2'
+    ], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr
+    assert ('error: --cfg-options test_pipline.1.scale: "test_pipline" is '
+            'not a key of the config; did you mean "test_pipeline"?'
+            in proc.stderr), proc.stderr
+    assert not osp.exists(tmp_path / 'out2')

@@ -193,3 +193,22 @@ def test_checkpoint_weights_are_used(tiny, tmp_path):
     # without dataset_meta in the checkpoint, names come from the config's
     # dataset or, as here, are generic
     assert planted.class_names == ('background', 'class1', 'class2', 'class3')
+
+
+def test_pipeline_is_the_test_loaders_as_in_tools_test(tiny):
+    # tools/test.py evaluates with test_dataloader.dataset.pipeline; a
+    # top-level test_pipeline left at another size must not win here
+    from mmengine.config import Config
+    config, ckpt = tiny
+    cfg = Config.fromfile(config)
+    loader_pipeline = [dict(step) for step in cfg.test_pipeline]
+    loader_pipeline[1]['scale'] = (64, 48)
+    cfg.test_dataloader = dict(
+        dataset=dict(
+            type='RepeatDataset',
+            times=1,
+            dataset=dict(type='ACDCDataset', pipeline=loader_pipeline)))
+    seg = Segmenter(cfg, ckpt, device='cpu')
+    assert seg.input_size == (48, 64)  # mmcv's scale is (w, h)
+    cfg.pop('test_dataloader')
+    assert Segmenter(cfg, ckpt, device='cpu').input_size == (256, 256)

@@ -255,6 +255,19 @@ def test_ablations_are_the_four_combinations():
         load(ABLATIONS[('AttCutMix', 'AttFeaPerb')]))
 
 
+@pytest.mark.parametrize('name, head_keys', [
+    ('aigcmatch_mobilenetv2_acdc_7case.py',
+     ('in_channels', 'in_index', 'channels')),
+    # same widths as UNetEncoder's, deepest level first
+    ('aigcmatch_mmsegunet_acdc_7case.py', ('in_index', )),
+])
+def test_backbone_swaps_change_only_backbone_and_head_levels(name, head_keys):
+    assert_differ_only_in(
+        'aigcmatch_acdc_7case.py', name,
+        ('model.backbone', ) + tuple(f'model.decode_head.{k}'
+                                     for k in head_keys))
+
+
 def test_resnet18_config_swaps_only_the_backbone():
     assert_differ_only_in(
         'aigcmatch_acdc_7case.py', 'aigcmatch_resnet18_acdc_7case.py',

@@ -268,3 +268,33 @@ def test_bad_configuration():
         evaluate(MedicalMetric(), [('p1', pred, gt)])
     with pytest.raises(ValueError, match="class 'Aorta' in classes="):
         evaluate(make_metric(classes=['Aorta']), [('p1', pred, gt)])
+
+
+def test_prediction_maps_keep_the_source_geometry(tmp_path):
+    # as mmseg's --out keeps prediction maps: one NIfTI per volume, in the
+    # orientation and affine of the NIfTI the h5 volume was converted from
+    import h5py
+    import nibabel as nib
+    pred = np.random.default_rng(0).integers(0, 4, SHAPE).astype(np.uint8)
+    affine = np.array([[-1.5, 0, 0, 10.], [0, 1.5, 0, -4.], [0, 0, 8., 2.],
+                       [0, 0, 0, 1.]])
+    source = tmp_path / 'patient001_frame01.h5'
+    with h5py.File(source, 'w') as f:
+        f.create_dataset('image', data=np.zeros(SHAPE, np.float32))
+        f.attrs['affine'] = affine
+        f.attrs['nifti_axes'] = 'zyx'
+        f.attrs['sform_code'] = 2
+    metric = make_metric(prediction_dir=str(tmp_path / 'pred'))
+    samples = volume_samples('patient001_frame01', pred, pred)
+    for sample in samples:
+        sample['img_path'] = str(source)
+    metric.process(None, samples)
+    metric.process(None, volume_samples('nofile', pred, pred, (8., 2., 3.)))
+    metric.compute_metrics(metric.results)
+    img = nib.load(tmp_path / 'pred' / 'patient001_frame01_seg.nii.gz')
+    np.testing.assert_array_equal(img.affine, affine)
+    assert int(img.header['sform_code']) == 2
+    np.testing.assert_array_equal(np.asarray(img.dataobj),
+                                  pred.transpose(2, 1, 0))
+    bare = nib.load(tmp_path / 'pred' / 'nofile_seg.nii.gz')
+    assert bare.header.get_zooms() == (3.0, 2.0, 8.0)

@@ -1,5 +1,6 @@
 """tools/dist_train.sh with 2 CPU processes (gloo): trains to the end and
-exits 0, and the two ranks agree."""
+exits 0, the two ranks agree, and the configured total batch is split
+between them (the log says so)."""
 import glob
 import os
 import os.path as osp
@@ -18,7 +19,7 @@ def free_port() -> int:
 def test_dist_train_two_cpu_processes(tiny_acdc, tmp_path):
     config = write_tiny_config('configs/demo/aigcmatch_demo_3case.py',
                                tiny_acdc, str(tmp_path), max_iters=3,
-                               interval=3)
+                               interval=3, batch_size=4)
     work_dir = str(tmp_path / 'work')
     env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1')
     proc = subprocess.run(
@@ -27,6 +28,10 @@ def test_dist_train_two_cpu_processes(tiny_acdc, tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert 'Distributed training: True' in out
+    # 4 + 4 per step in total, as on one process: 2 + 2 on each of the two
+    assert ("world size 2; batch per process 2 labeled + 2 unlabeled; total "
+            "batch per step 4 labeled + 4 unlabeled (batch_size_scope="
+            "'total'); lr 0.01 (auto_scale_lr off)") in out, out[-4000:]
     assert osp.isfile(osp.join(work_dir, 'iter_3.pth'))
     assert glob.glob(osp.join(work_dir, 'best_mDice_iter_3.pth'))
     # gloo on CPU: no CUDA device was asked for, SyncBN never built

@@ -122,6 +122,9 @@ def test_test_tool_prints_table_and_writes_results(trained, tmp_path):
     # 20 test patients x 2 frames
     assert summary['protocol']['split'] == 'test'
     assert osp.isfile(out / 'per_case_metrics.csv')
+    # prediction maps, as mmseg's --out keeps them: one NIfTI per volume
+    maps = sorted(os.listdir(out / 'predictions'))
+    assert len(maps) == 40 and maps[0].endswith('_seg.nii.gz')
     # the same --out again is refused: nothing is overwritten
     again = subprocess.run([
         sys.executable, 'tools/test.py', config,
@@ -143,3 +146,55 @@ def test_mmseg_own_test_tool_evaluates_our_checkpoint(trained, tmp_path):
     ])
     text = proc.stdout + proc.stderr
     assert re.search(r'mDice: \d+\.\d+', text), text[-2000:]
+
+
+def test_mmseg_own_test_tool_follows_a_data_root_override(trained, tmp_path):
+    # mmseg's tool merges --cfg-options data_root=... into the top level only
+    # and builds mmengine's Runner; the config's test loop re-points the
+    # dataset that used it
+    import mmseg
+    from mmengine.config import Config
+
+    from projects.aigcmatch.utils import apply_cfg_options
+    mmseg_test = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
+                          'test.py')
+    config, work_dir = trained
+    cfg = Config.fromfile(config)
+    real_root = cfg.data_root
+    apply_cfg_options(cfg, {'data_root': str(tmp_path / 'nowhere')})
+    moved = str(tmp_path / 'moved.py')
+    cfg.dump(moved)
+    proc = run([
+        sys.executable, mmseg_test, moved,
+        latest_checkpoint(work_dir), '--work-dir',
+        str(tmp_path / 'mmseg_test'), '--cfg-options', f'data_root={real_root}'
+    ])
+    text = proc.stdout + proc.stderr
+    assert 're-pointed' in text and re.search(r'mDice: \d+\.\d+', text)
+
+
+def test_test_tool_tta_flips_as_mmseg(trained, tmp_path):
+    config, work_dir = trained
+    out = tmp_path / 'tta'
+    proc = run([
+        sys.executable, 'tools/test.py', config,
+        latest_checkpoint(work_dir), '--work-dir',
+        str(tmp_path / 'test'), '--out', str(out), '--tta'
+    ])
+    text = proc.stdout + proc.stderr
+    assert ('test-time augmentation: 3 views (as is, horizontal flip, '
+            'vertical flip), softmax averaged') in text
+    summary = json.load(open(out / 'metrics_summary.json'))
+    assert 0.0 <= summary['metrics']['mDice'] <= 100.0
+    # a config without tta_model is refused with one line
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    cfg.pop('tta_model')
+    bare = str(tmp_path / 'bare.py')
+    cfg.dump(bare)
+    proc = subprocess.run(
+        [sys.executable, 'tools/test.py', bare,
+         latest_checkpoint(work_dir), '--tta'],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr
+    assert 'error: --tta needs tta_model in the config' in proc.stderr

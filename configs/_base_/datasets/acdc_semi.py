@@ -1,6 +1,10 @@
 # ACDC in the SSL4MIS/UniMatch layout, semi-supervised: a labeled loader, an
 # unlabeled multi-view loader, and per-slice val/test loaders of whole volumes.
-# Point `data_root` elsewhere with `--cfg-options data_root=/path/to/ACDC`.
+# Point `data_root` elsewhere with `--cfg-options data_root=/path/to/ACDC` (the runner re-points every dataset).
+# The training loaders' batch_size is the batch of one step over ALL processes (UniMatch's protocol: 12 labeled
+# + 12 unlabeled): N processes (dist_train.sh CONFIG N) load batch_size / N each, N must divide it.
+# 'per_process' would be mmengine's meaning (N processes train N x batch_size per step).
+batch_size_scope = 'total'
 dataset_type = 'ACDCDataset'
 data_root = 'data/ACDC'
 crop_size = (256, 256)  # (h, w) as in mmseg; mmcv's Resize takes (w, h)
@@ -54,6 +58,26 @@ test_pipeline = [
         interpolation='bilinear'),
     dict(type='LoadH5Annotations'),
     dict(type='PackSegInputs', meta_keys=meta_keys),
+]
+
+# Test-time augmentation (tools/test.py --tta, and mmseg's own tools/test.py --tta): the model predicts the
+# slice as it is, flipped left-right and flipped up-down; mmseg's SegTTAModel flips the logits back and
+# averages the softmax. The label is loaded unflipped, after the flips.
+tta_model = dict(type='SegTTAModel')
+tta_pipeline = [
+    dict(type='LoadH5Image'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale=(crop_size[1], crop_size[0]), keep_ratio=False, interpolation='bilinear')],
+            [
+                dict(type='RandomFlip', prob=0.0, direction='horizontal'),
+                dict(type='RandomFlip', prob=1.0, direction='horizontal'),
+                dict(type='RandomFlip', prob=1.0, direction='vertical'),
+            ],
+            [dict(type='LoadH5Annotations')],
+            [dict(type='PackSegInputs', meta_keys=meta_keys + ('flip', 'flip_direction'))],
+        ])
 ]
 
 train_dataloader = dict(

@@ -43,6 +43,22 @@ test_pipeline = [
     dict(type='LoadH5Annotations'),
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
+# flips at this crop (see configs/_base_/datasets/acdc_semi.py)
+tta_pipeline = [
+    dict(type='LoadH5Image'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale=(crop_size[1], crop_size[0]), keep_ratio=False, interpolation='bilinear')],
+            [
+                dict(type='RandomFlip', prob=0.0, direction='horizontal'),
+                dict(type='RandomFlip', prob=1.0, direction='horizontal'),
+                dict(type='RandomFlip', prob=1.0, direction='vertical'),
+            ],
+            [dict(type='LoadH5Annotations')],
+            [dict(type='PackSegInputs', meta_keys=meta_keys + ('flip', 'flip_direction'))],
+        ])
+]
 
 # One process per run and one thread each: no loader workers competing for the cores.
 train_dataloader = dict(
@@ -56,6 +72,7 @@ val_dataloader = dict(
     num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
+auto_scale_lr = dict(base_batch_size=batch_size)  # the lr (0.01) is for 4 labeled per step
 param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters, by_epoch=False)
 ]

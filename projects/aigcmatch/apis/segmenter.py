@@ -102,19 +102,35 @@ class SegmentationResult:
 
 
 def _test_pipeline_cfg(cfg: Config) -> Optional[list]:
+    """The pipeline ``tools/test.py`` evaluates with: the test loader's
+    dataset's (through wrappers such as ``RepeatDataset``), else the val
+    loader's, else a top-level ``test_pipeline``.
+
+    The loaders come first because they are what the runner builds: a config
+    (or a ``--cfg-options`` override) that changes the loader's pipeline and
+    leaves the top-level ``test_pipeline`` variable as it was must predict the
+    same here as in ``tools/test.py``.
+    """
+    from ..utils.config import dataset_configs
+    for key in ('test_dataloader', 'val_dataloader'):
+        loader = cfg.get(key)
+        if not isinstance(loader, dict) or not isinstance(
+                loader.get('dataset'), dict):
+            continue
+        for _, dataset in dataset_configs(loader['dataset'], key):
+            if dataset.get('pipeline') is not None:
+                return list(dataset['pipeline'])
     pipeline = cfg.get('test_pipeline')
-    if pipeline is None:
-        loader = cfg.get('test_dataloader') or cfg.get('val_dataloader') or {}
-        pipeline = loader.get('dataset', {}).get('pipeline')
     return None if pipeline is None else list(pipeline)
 
 
 def inference_pipeline(cfg: Config) -> Tuple[Compose, Tuple[int, int]]:
     """The config's test pipeline without its file loaders, fed with arrays.
 
-    The evaluation pipeline (e.g. ``LoadH5Image`` -> ``Resize`` 256x256
-    bilinear -> ``LoadH5Annotations`` -> ``PackSegInputs``) minus every
-    ``Load*`` step is exactly what the model saw at validation. Without a
+    The pipeline is the test loader's, the one ``tools/test.py`` evaluates
+    with (see :func:`_test_pipeline_cfg`). The evaluation pipeline (e.g.
+    ``LoadH5Image`` -> ``Resize`` 256x256 bilinear -> ``LoadH5Annotations``
+    -> ``PackSegInputs``) minus every ``Load*`` step is exactly what the model saw at validation. Without a
     test pipeline in the config, a 256x256 bilinear ``Resize`` and
     ``PackSegInputs`` are used.
 

@@ -64,6 +64,11 @@ class MedicalMetric(BaseMetric):
         output_dir (str, optional): If given, each evaluation writes
             ``per_case_metrics.csv`` and ``metrics_summary.json`` there (the
             last evaluation overwrites earlier ones). Defaults to None.
+        prediction_dir (str, optional): If given, the predicted label map of
+            every volume is written there as ``<case_id>_seg.nii.gz``
+            (uint8, in the source NIfTI's orientation and affine when the h5
+            volume records them, else a diagonal affine from its spacing),
+            as mmseg's ``--out`` keeps prediction maps. Defaults to None.
         num_workers (int, optional): Threads for the per case and class
             work (scipy's erosion and distance transform release the GIL);
             0 or 1 runs serially. Defaults to None: ``min(4, cpu_count)``.
@@ -85,6 +90,7 @@ class MedicalMetric(BaseMetric):
                  empty_distance_penalty: Optional[Dict[str, float]] = None,
                  split: Optional[str] = None,
                  output_dir: Optional[str] = None,
+                 prediction_dir: Optional[str] = None,
                  num_workers: Optional[int] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
@@ -114,6 +120,7 @@ class MedicalMetric(BaseMetric):
         self.empty_distance_penalty = empty_distance_penalty
         self.split = split
         self.output_dir = output_dir
+        self.prediction_dir = prediction_dir
         self.num_workers = (min(4, os.cpu_count() or 1)
                             if num_workers is None else num_workers)
 
@@ -154,6 +161,7 @@ class MedicalMetric(BaseMetric):
             self.results.append(
                 dict(
                     case_id=case_id,
+                    img_path=sample.get('img_path'),
                     slice_idx=slice_idx,
                     num_slices=int(sample['num_slices']),
                     spacing=spacing,
@@ -199,7 +207,38 @@ class MedicalMetric(BaseMetric):
         self._log_table(summary, protocol)
         if self.output_dir is not None:
             self._write_outputs(rows, summary, metrics, protocol)
+        if self.prediction_dir is not None:
+            paths = {r['case_id']: r.get('img_path') for r in results}
+            self._write_predictions(volumes, paths)
         return metrics
+
+    def _write_predictions(self, volumes: List[CaseVolume],
+                           paths: Dict[str, Optional[str]]) -> None:
+        """One ``<case_id>_seg.nii.gz`` per volume (see ``prediction_dir``).
+        """
+        import h5py
+        import nibabel as nib
+
+        from ..datasets.converters import dhw_to_nifti
+        os.makedirs(self.prediction_dir, exist_ok=True)
+        for volume in volumes:
+            affine, codes = None, {}
+            path = paths.get(volume.case_id)
+            if isinstance(path, str) and path.endswith('.h5') and \
+                    osp.isfile(path):
+                with h5py.File(path, 'r') as f:
+                    if 'affine' in f.attrs and f.attrs.get(
+                            'nifti_axes', 'zyx') in ('zyx', b'zyx'):
+                        affine = np.asarray(f.attrs['affine'], np.float64)
+                        for key in ('qform_code', 'sform_code'):
+                            if key in f.attrs:
+                                codes[key] = int(f.attrs[key])
+            img = dhw_to_nifti(
+                volume.pred.astype(np.uint8), affine, volume.spacing,
+                **codes)
+            nib.save(
+                img,
+                osp.join(self.prediction_dir, f'{volume.case_id}_seg.nii.gz'))
 
     def _score(self, volume: CaseVolume, index: int) -> dict:
         pred, gt = volume.pred == index, volume.gt == index

@@ -8,7 +8,7 @@ from typing import Optional
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner import find_latest_checkpoint
 from mmseg.registry import HOOKS
 
@@ -73,8 +73,11 @@ class SafeCheckpointHook(Hook):
                 f'{err}{self._other_checkpoints_hint(path)}'
                 if resuming else str(err)) from None
         state = state_dict_of(checkpoint, path)
+        # DDP and the test-time augmentation wrapper (SegTTAModel) hold the
+        # segmentor as `module`; mmengine loads the checkpoint into it
         model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+            runner.model) or isinstance(runner.model,
+                                        BaseTTAModel) else runner.model
         config = getattr(runner.cfg, 'filename', None) or 'the config'
         partial = self.partial_load and not resuming
         fit = check_state_dict(
