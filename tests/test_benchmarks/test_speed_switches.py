@@ -271,13 +271,12 @@ def test_step_reads_no_tensor_value_on_the_host(monkeypatch):
 
 @pytest.mark.parametrize('channels_last', [True, False])
 def test_batch_tail_gradient_keeps_the_memory_format(channels_last):
-    from projects.aigcmatch.models.segmentors.weak_to_strong_segmentor import \
-        _batch_tail
+    from projects.aigcmatch.models.utils import batch_tail
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     base = torch.randn(5, 3, 4, 4).contiguous(memory_format=fmt)
     weight = torch.randn(3, 3, 4, 4).contiguous(memory_format=fmt)
     grads = []
-    for tail in (_batch_tail, lambda x, s: x[s:]):
+    for tail in (batch_tail, lambda x, s: x[s:]):
         x = base.clone().requires_grad_(True)
         # two uses, as the features' (clean decode + perturbed tail)
         ((x * 2).sum() + (tail(x, 2) * weight).sum()).backward()

@@ -79,3 +79,24 @@ def channel_selectivity(feats: Sequence[Tensor], spatial: Tensor,
         focused = (energy * att).sum((2, 3)) / att.sum((2, 3)).clamp_min(1e-6)
         out[i] = focused / energy.mean((2, 3)).clamp_min(1e-12)
     return out
+
+
+def slice_maps(maps: Optional[AttentionMaps], start: int,
+               stop: int) -> Optional[AttentionMaps]:
+    """The maps of images ``start:stop`` (None stays None)."""
+    if maps is None:
+        return None
+    return dict(
+        spatial=maps['spatial'][start:stop],
+        channel=[None if c is None else c[start:stop]
+                 for c in maps['channel']])
+
+
+def index_maps(maps: Optional[AttentionMaps],
+               index: Tensor) -> Optional[AttentionMaps]:
+    """The maps of images ``index`` (None stays None)."""
+    if maps is None:
+        return None
+    return dict(
+        spatial=maps['spatial'][index],
+        channel=[None if c is None else c[index] for c in maps['channel']])

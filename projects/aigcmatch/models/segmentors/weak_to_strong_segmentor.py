@@ -1,8 +1,6 @@
 """The semi-supervised segmentor: one training step of AIGCMatch / UniMatch /
 FixMatch in one readable method (docs/method.md)."""
-import warnings
-from contextlib import contextmanager
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmseg.models.segmentors import EncoderDecoder
@@ -10,9 +8,11 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..attention.base_attention_source import index_maps, slice_maps
 from ..perturbations.base_cutmix import shift_maps
+from ..utils import (FastStepMixin, batch_tail, frozen_bn_stats,
+                     reset_conv_weights)
 from . import step_diagnostics
 
 MIX_SOURCES = ('batch', 'loader')
@@ -23,7 +23,7 @@ CONV_INITS = ('kaiming', 'pytorch')
 
 
 @MODELS.register_module()
-class WeakToStrongSegmentor(EncoderDecoder):
+class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
     """Weak-to-strong consistency with pluggable image- and feature-level
     perturbations.
 
@@ -166,37 +166,17 @@ class WeakToStrongSegmentor(EncoderDecoder):
         super().__init__(backbone, decode_head, neck, auxiliary_head,
                          train_cfg, test_cfg, data_preprocessor, pretrained,
                          init_cfg)
-        self._class_thresh = None
-        if isinstance(conf_thresh, (list, tuple)):
-            num_classes = self.decode_head.num_classes
-            if len(conf_thresh) != num_classes or not all(
-                    isinstance(t, (int, float)) and 0.0 <= t <= 1.0
-                    for t in conf_thresh):
-                raise ValueError(
-                    'conf_thresh must be a number in [0, 1] or one per class '
-                    f'({num_classes}), got {conf_thresh!r}')
-            self._class_thresh = torch.tensor(
-                [float(t) for t in conf_thresh])
-        elif not isinstance(conf_thresh, (int, float)) or \
-                not 0.0 <= conf_thresh <= 1.0:
-            raise ValueError('conf_thresh must be a number in [0, 1] or one '
-                             f'per class, got {conf_thresh!r}')
-        if pseudo_label_pass not in PSEUDO_LABEL_PASSES:
-            raise ValueError('pseudo_label_pass must be one of '
-                             f'{PSEUDO_LABEL_PASSES}, got '
-                             f'"{pseudo_label_pass}"')
-        if mix_source not in MIX_SOURCES:
-            raise ValueError(f'mix_source must be one of {MIX_SOURCES}, got '
-                             f'"{mix_source}"')
-        if fp_decode not in FP_DECODES:
-            raise ValueError(f'fp_decode must be one of {FP_DECODES}, got '
-                             f'"{fp_decode}"')
-        if bn_stats not in BN_STATS:
-            raise ValueError(f'bn_stats must be one of {BN_STATS}, got '
-                             f'"{bn_stats}"')
-        if conv_init not in CONV_INITS:
-            raise ValueError(f'conv_init must be one of {CONV_INITS}, got '
-                             f'"{conv_init}"')
+        self._class_thresh = _class_thresholds(conf_thresh,
+                                               self.decode_head.num_classes)
+        for name, value, choices in (
+            ('pseudo_label_pass', pseudo_label_pass, PSEUDO_LABEL_PASSES),
+            ('mix_source', mix_source, MIX_SOURCES),
+            ('fp_decode', fp_decode, FP_DECODES),
+            ('bn_stats', bn_stats, BN_STATS),
+            ('conv_init', conv_init, CONV_INITS)):
+            if value not in choices:
+                raise ValueError(f'{name} must be one of {choices}, got '
+                                 f'"{value}"')
         if not strong_views:
             raise ValueError('strong_views must name at least one view')
         weights = dict(labeled=1.0, strong=0.5, fp=0.5)
@@ -244,78 +224,17 @@ class WeakToStrongSegmentor(EncoderDecoder):
                 'one pass, but feature_perturbation '
                 f'{type(self.feature_perturbation).__name__} needs the '
                 "attention of the clean pass first; use fp_decode='separate'")
-        self.channels_last = bool(channels_last)
-        if self.channels_last:
-            # In place, so init_weights and load_state_dict keep the format.
-            for module in (self.backbone, self.decode_head,
-                           getattr(self, 'neck', None),
-                           getattr(self, 'auxiliary_head', None)):
-                if isinstance(module, torch.nn.Module):
-                    module.to(memory_format=torch.channels_last)
-        # Compiled callables live in a plain dict (not registered as
-        # submodules), so the state dict and checkpoints stay plain mmseg.
-        self._compiled: Dict[str, Callable] = {}
-        if torch_compile:
-            if not isinstance(torch_compile, (bool, dict)):
-                raise TypeError('torch_compile must be a bool or a dict of '
-                                'torch.compile arguments, got '
-                                f'{type(torch_compile).__name__}')
-            options = {} if torch_compile is True else dict(torch_compile)
-            self._compiled = dict(
-                backbone=torch.compile(self.backbone, **options),
-                decode=torch.compile(self.decode_head.forward, **options))
-            if getattr(self.decode_head, 'provides_attention', False):
-                self._compiled['decode_with_attention'] = torch.compile(
-                    self.decode_head.forward_with_attention, **options)
+        self._setup_fast_step(channels_last, torch_compile)
 
     def init_weights(self) -> None:
         """mmengine's initialisation, then PyTorch's default convolution
         weights where ``conv_init='pytorch'``."""
         super().init_weights()
-        if self.conv_init != 'pytorch':
-            return
-        for name in ('backbone', 'neck', 'decode_head', 'auxiliary_head'):
-            module = getattr(self, name, None)
-            init_cfg = getattr(module, 'init_cfg', None) or {}
-            if not isinstance(module, torch.nn.Module) or (
-                    isinstance(init_cfg, dict)
-                    and init_cfg.get('type') == 'Pretrained'):
-                continue
-            for m in module.modules():
-                if isinstance(m, torch.nn.modules.conv._ConvNd):
-                    m.reset_parameters()
-
-    # ------------------------------------------------------------------ #
-    # the network, in the memory format and compiled form asked for
-    # ------------------------------------------------------------------ #
-    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
-        """Backbone (and neck) features of a batch of images."""
-        if self.channels_last and inputs.dim() == 4:
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-        x = self._run('backbone', self.backbone, inputs)
-        if self.with_neck:
-            x = self.neck(x)
-        return x
-
-    def _decode_plain(self, feats) -> Tensor:
-        return self._run('decode', self.decode_head, feats)
-
-    def _run(self, name: str, eager: Callable, *args):
-        compiled = self._compiled.get(name)
-        if compiled is None:
-            return eager(*args)
-        try:
-            return compiled(*args)
-        except Exception as err:  # noqa: BLE001  (filtered below)
-            if not _is_compile_error(err):
-                raise
-            first_line = (str(err).splitlines() or [''])[0]
-            warnings.warn(
-                'WeakToStrongSegmentor: torch.compile failed '
-                f'({type(err).__name__}: {first_line}); running eagerly '
-                'from now on')
-            self._compiled.clear()
-            return eager(*args)
+        if self.conv_init == 'pytorch':
+            for name in ('backbone', 'neck', 'decode_head', 'auxiliary_head'):
+                module = getattr(self, name, None)
+                if isinstance(module, torch.nn.Module):
+                    reset_conv_weights(module)
 
     # ------------------------------------------------------------------ #
     # checks
@@ -404,7 +323,7 @@ class WeakToStrongSegmentor(EncoderDecoder):
         #    configured source; it guides, it is not trained through.
         att = self._attention(feats, logits,
                               _slice_attention(head_att, 0, n_clean))
-        att_u = _slice_maps(att, n_x, n_clean)
+        att_u = slice_maps(att, n_x, n_clean)
 
         # 3. Pseudo-labels and confidences of the weak view (no gradient).
         with torch.no_grad():
@@ -413,7 +332,7 @@ class WeakToStrongSegmentor(EncoderDecoder):
 
         # 4. Feature-level hook: decode perturbed weak-view features.
         if self.feature_perturbation is not None and not joint_fp:
-            feats_u = tuple(_batch_tail(f, n_x) for f in feats)
+            feats_u = tuple(batch_tail(f, n_x) for f in feats)
             feats_fp = self.feature_perturbation(feats_u, att_u)
             with self._perturbed_pass():
                 logits_fp = self._to_input_size(
@@ -467,32 +386,10 @@ class WeakToStrongSegmentor(EncoderDecoder):
             return ('labeled', 'unlabeled', 'mix')
         return ('labeled', 'unlabeled')
 
-    @contextmanager
     def _perturbed_pass(self):
         """A strong or separate FP pass: with ``bn_stats='clean'`` its BN
-        layers normalise with the batch's statistics without folding them
-        into the running ones (``track_running_stats`` off for the pass)."""
-        if self.bn_stats == 'all':
-            yield
-            return
-        norms = [
-            m for m in self.modules()
-            if isinstance(m, _BatchNorm) and m.track_running_stats
-        ]
-        for m in norms:
-            m.track_running_stats = False
-        try:
-            yield
-        finally:
-            for m in norms:
-                m.track_running_stats = True
-
-    def _decode(self, feats):
-        """Logits and, when the head has it, its attention (else None)."""
-        if getattr(self.decode_head, 'provides_attention', False):
-            return self._run('decode_with_attention',
-                             self.decode_head.forward_with_attention, feats)
-        return self._decode_plain(feats), None
+        layers leave the running statistics alone."""
+        return frozen_bn_stats(self, enabled=self.bn_stats == 'clean')
 
     def _attention(self, feats, logits: Tensor, head_att) -> Optional[dict]:
         """The attention source's maps of the clean images, or None."""
@@ -560,7 +457,7 @@ class WeakToStrongSegmentor(EncoderDecoder):
             shift = int(torch.randint(1, n, ())) if n > 1 else 0
             perm = (torch.arange(n, device=pseudo.device) + shift) % n
             return ([s[perm] for s in strong], pseudo[perm], conf[perm],
-                    _index_maps(att_u, perm))
+                    index_maps(att_u, perm))
         mix = inputs.get('mix')
         if mix is None:
             raise ValueError("mix_source='loader' but the batch has no 'mix' "
@@ -646,55 +543,8 @@ def _confidence_and_label(logits: Tensor):
     return logits.detach().float().softmax(dim=1).max(dim=1)
 
 
-def _is_compile_error(err: Exception) -> bool:
-    try:
-        from torch._dynamo.exc import TorchDynamoException
-    except ImportError:  # a torch without dynamo cannot have compiled
-        return False
-    return isinstance(err, TorchDynamoException)
-
-
 def _short(view: str) -> str:
     return view.replace('strong', 's')
-
-
-class _BatchTail(torch.autograd.Function):
-    """``x[start:]`` whose gradient keeps ``x``'s memory format.
-
-    Autograd's own slice backward makes a zero tensor in the default format;
-    added to the channels-last gradient that the clean decode sends to the
-    same features, it turns every encoder gradient into the default format,
-    and each convolution's backward then copies it back. The values are the
-    same either way.
-    """
-
-    @staticmethod
-    def forward(ctx, x: Tensor, start: int) -> Tensor:
-        ctx.start = start
-        ctx.shape, ctx.device = x.shape, x.device
-        ctx.memory_format = (
-            torch.channels_last if x.dim() == 4 and not x.is_contiguous()
-            and x.is_contiguous(memory_format=torch.channels_last) else
-            torch.contiguous_format)
-        return x[start:]
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        full = torch.empty(
-            ctx.shape,
-            dtype=grad.dtype,
-            device=ctx.device,
-            memory_format=ctx.memory_format)
-        full[:ctx.start].zero_()
-        full[ctx.start:] = grad
-        return full, None
-
-
-def _batch_tail(x: Tensor, start: int) -> Tensor:
-    """``x[start:]`` along the batch, gradient in ``x``'s memory format."""
-    if not x.requires_grad:
-        return x[start:]
-    return _BatchTail.apply(x, start)
 
 
 def _slice_attention(attention, start, stop):
@@ -703,23 +553,22 @@ def _slice_attention(attention, start, stop):
     return [{k: v[start:stop] for k, v in level.items()} for level in attention]
 
 
-def _slice_maps(maps: Optional[dict], start: int, stop: int):
-    """Attention maps of images ``start:stop``."""
-    if maps is None:
-        return None
-    return dict(
-        spatial=maps['spatial'][start:stop],
-        channel=[None if c is None else c[start:stop]
-                 for c in maps['channel']])
-
-
-def _index_maps(maps: Optional[dict], index: Tensor):
-    if maps is None:
-        return None
-    return dict(
-        spatial=maps['spatial'][index],
-        channel=[None if c is None else c[index] for c in maps['channel']])
-
-
 def _spatial(maps: Optional[dict]):
     return None if maps is None else maps['spatial']
+
+
+def _class_thresholds(conf_thresh, num_classes: int) -> Optional[Tensor]:
+    """Per-class thresholds as a tensor, None for one number; checked."""
+    if isinstance(conf_thresh, (list, tuple)):
+        if len(conf_thresh) != num_classes or not all(
+                isinstance(t, (int, float)) and 0.0 <= t <= 1.0
+                for t in conf_thresh):
+            raise ValueError(
+                'conf_thresh must be a number in [0, 1] or one per class '
+                f'({num_classes}), got {conf_thresh!r}')
+        return torch.tensor([float(t) for t in conf_thresh])
+    if not isinstance(conf_thresh, (int, float)) or \
+            not 0.0 <= conf_thresh <= 1.0:
+        raise ValueError('conf_thresh must be a number in [0, 1] or one '
+                         f'per class, got {conf_thresh!r}')
+    return None
