@@ -1,6 +1,6 @@
 # Backbone swap: AIGCMatch with mmseg's MobileNetV2 (4 levels at 1/4..1/32), whose stem takes 3 channels:
 # ChannelAdapter repeats the 1-channel slice (for ImageNet weights add init_cfg=dict(type='Pretrained',
-# checkpoint=...) to the inner backbone, and ImageNet's mean/std to the adapter). The attention UNet head
+# checkpoint=...) to the inner backbone, and ImageNet's mean/std to the adapter). The UNet head
 # adapts to the levels it is given; the logits are upsampled to the input size.
 _base_ = [
     './_base_/methods/aigcmatch.py', './_base_/splits/acdc_7case.py', './_base_/schedules/acdc_30k.py',

@@ -1,5 +1,5 @@
 # Backbone swap: AIGCMatch with mmseg's ResNetV1c-18 (1 input channel, 4 levels at 1/4..1/32)
-# instead of the UNet encoder; the attention UNet head adapts to the levels it is given.
+# instead of the UNet encoder; the UNet head adapts to the levels it is given.
 # No ImageNet weights (1-channel MRI); the logits are upsampled to the input size.
 _base_ = [
     './_base_/methods/aigcmatch.py', './_base_/splits/acdc_7case.py', './_base_/schedules/acdc_30k.py',

@@ -21,7 +21,9 @@ with ``tools/dataset_converters/colin27_aal_to_h5.py``. docs/benchmark.md
 gives the settings, why, and the measured tables.
 
 Examples:
-    python tools/benchmark_methods.py                       # everything, 5 seeds
+    python tools/benchmark_methods.py                       # 3 methods, 5 seeds
+    python tools/benchmark_methods.py \
+        --methods aigcmatch,attcutmix_randomfp,randomcutmix_attfp  # ablations
     python tools/benchmark_methods.py --datasets colin27_aal --seeds 0,1,2 \\
         --methods supbaseline,unimatch --compare unimatch-supbaseline
     python tools/benchmark_methods.py --cfg-options model.conf_thresh=0.9 \\
@@ -48,14 +50,22 @@ from tools.sweep import _seed_list, run_one  # noqa: E402
 
 CONFIG_DIR = osp.join(ROOT, 'configs', 'benchmark')
 DATASETS = ('synthetic', 'colin27_aal')
-METHODS = ('supbaseline', 'supbaseline_att', 'unimatch', 'aigcmatch',
-           'attcutmix_randomfp', 'randomcutmix_attfp')
-#: A - B pairs: each method against the SupBaseline with the same network,
-#: AIGCMatch against UniMatch, and each attention-guided component against
-#: its random twin (the other component kept).
-COMPARISONS = (('unimatch', 'supbaseline'), ('aigcmatch', 'supbaseline_att'),
+#: The default run: the three methods on one network (the plain UNet).
+METHODS = ('supbaseline', 'unimatch', 'aigcmatch')
+#: Further configs of configs/benchmark/<dataset>/ for --methods: AIGCMatch
+#: with one or both guided components replaced by the random twin, the CBAM
+#: head reading of the paper and its supervised reference.
+ABLATIONS = ('attcutmix_randomfp', 'randomcutmix_attfp', 'randomcutmix_randomfp',
+             'aigcmatch_cbam', 'supbaseline_att')
+#: A - B pairs, shown when both were run: each method against SupBaseline,
+#: AIGCMatch against UniMatch, each attention-guided component against its
+#: random twin (the other component kept), both against both random.
+COMPARISONS = (('unimatch', 'supbaseline'), ('aigcmatch', 'supbaseline'),
                ('aigcmatch', 'unimatch'), ('aigcmatch', 'randomcutmix_attfp'),
-               ('aigcmatch', 'attcutmix_randomfp'))
+               ('aigcmatch', 'attcutmix_randomfp'),
+               ('aigcmatch', 'randomcutmix_randomfp'),
+               ('aigcmatch_cbam', 'supbaseline_att'),
+               ('supbaseline_att', 'supbaseline'))
 DATA = dict(
     synthetic=dict(
         root='data/demo_acdc',
@@ -93,7 +103,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         'configs/benchmark)')
     parser.add_argument(
         '--methods', type=_csv_list, default=list(METHODS),
-        help='comma-separated config names of CONFIG_DIR/<dataset>/')
+        help='comma-separated config names of CONFIG_DIR/<dataset>/ '
+        f'(default {",".join(METHODS)}; ablations: {",".join(ABLATIONS)})')
     parser.add_argument(
         '--config-dir', default=CONFIG_DIR,
         help='folder with one sub-folder of method configs per dataset '
@@ -104,9 +115,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='comma-separated (default 0,1,2,3,4)')
     parser.add_argument(
         '--compare', type=_pair, nargs='+',
-        help='A-B pairs of methods (default: each method against the '
-        'SupBaseline with its network, AIGCMatch against UniMatch and '
-        'against each single-component ablation)')
+        help='A-B pairs of methods (default: each method against '
+        'SupBaseline, AIGCMatch against UniMatch and against each '
+        'ablation; only pairs whose methods were run)')
     parser.add_argument('--jobs', type=int, default=2,
                         help='runs at a time (default 2, for 2 cores)')
     parser.add_argument(

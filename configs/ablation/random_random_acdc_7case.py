@@ -1,4 +1,4 @@
-# Ablation (7 cases): RandomCutMix x RandomFeaPerb. All four ablations use the attention UNet head and AIGCMatch's step,
+# Ablation (7 cases): RandomCutMix x RandomFeaPerb. All four ablations use AIGCMatch's network (plain UNet) and step,
 # so only the perturbations differ. Selected on val, reported on test.
 _base_ = [
     '../_base_/methods/randomcutmix_randomfp.py', '../_base_/splits/acdc_7case.py', '../_base_/schedules/acdc_30k.py',

@@ -168,20 +168,23 @@ def test_method_configs_differ_only_in_the_method(n):
     # UniMatch also trains as its code does (docs/method.md).
     assert_differ_only_in(
         base, f'unimatch_acdc_{n}case.py',
-        ('model.decode_head.attention', 'model.mix_source', 'model.fp_decode',
+        ('model.attention_source', 'model.mix_source', 'model.fp_decode',
          'model.bn_stats') + perturbations)
     assert_differ_only_in(
         base, f'fixmatch_acdc_{n}case.py',
-        ('model.decode_head.attention', 'model.strong_views',
+        ('model.attention_source', 'model.strong_views',
          'model.loss_weights.strong', 'model.loss_weights.fp') + perturbations)
     assert_differ_only_in(base, f'supbaseline_acdc_{n}case.py',
-                          ('model.decode_head.attention', 'train_cfg.type') +
+                          ('model.attention_source', 'train_cfg.type') +
                           perturbations)
 
     aigc, uni, fix, sup = (load(f'{m}_acdc_{n}case.py').model for m in METHODS)
-    assert aigc.decode_head.attention
+    # one network for all four: the attention comes from the prediction
+    assert not aigc.decode_head.attention
+    assert aigc.attention_source == dict(type='PredictionAttention')
     assert (aigc.image_perturbation.type,
             aigc.feature_perturbation.type) == ('AttCutMix', 'AttFeaPerb')
+    assert aigc.image_perturbation.paste == 'target_least'
     assert not uni.decode_head.attention
     assert uni.image_perturbation.type == 'RandomCutMix'
     assert uni.feature_perturbation == dict(type='RandomFeaPerb', p=0.5)
@@ -241,15 +244,18 @@ def test_ablations_are_the_four_combinations():
     }
     for (image, feature), name in ABLATIONS.items():
         model = load(name).model
-        # Same (attention) head in all four: only the perturbations vary.
-        assert model.decode_head.attention
+        # Same network in all four: only the perturbations vary (and the
+        # attention source goes when nothing reads it).
+        assert not model.decode_head.attention
         assert model.image_perturbation == settings[image]
         assert model.feature_perturbation == settings[feature]
         if (image, feature) != ('AttCutMix', 'AttFeaPerb'):
+            unguided = (image, feature) == ('RandomCutMix', 'RandomFeaPerb')
             assert_differ_only_in(
                 'aigcmatch_acdc_7case.py', name,
                 ('model.image_perturbation', ) * (image != 'AttCutMix') +
-                ('model.feature_perturbation', ) * (feature != 'AttFeaPerb'))
+                ('model.feature_perturbation', ) * (feature != 'AttFeaPerb') +
+                ('model.attention_source', ) * unguided)
     assert not differing_keys(
         load('aigcmatch_acdc_7case.py'),
         load(ABLATIONS[('AttCutMix', 'AttFeaPerb')]))
@@ -296,17 +302,18 @@ def test_demo_configs():
               if h.type == 'UnsupWeightWarmupHook']
     assert warmup == [dict(type='UnsupWeightWarmupHook',
                            warmup_iters=demo.max_iters // 2)]
-    for sup, full in (('supbaseline', 'supbaseline'),
-                      ('supbaseline_att', 'aigcmatch')):
-        demo_sup = load(f'demo/{sup}_demo_3case.py')
-        assert demo_sup.train_cfg.type == 'IterBasedTrainLoop'
-        # the network of the method it is the reference for
-        assert demo_sup.model.decode_head == load(
-            f'{full}_acdc_3case.py').model.decode_head
+    for sup in ('supbaseline', 'supbaseline_att'):
+        assert load(f'demo/{sup}_demo_3case.py').train_cfg.type == \
+            'IterBasedTrainLoop'
+    # SupBaseline has AIGCMatch's network; supbaseline_att the CBAM head
+    assert load('demo/supbaseline_demo_3case.py').model.decode_head == \
+        demo.model.decode_head
+    assert load('demo/supbaseline_att_demo_3case.py').model.decode_head \
+        .attention
     assert_differ_only_in(
-        'demo/aigcmatch_demo_3case.py', 'demo/supbaseline_att_demo_3case.py',
+        'demo/aigcmatch_demo_3case.py', 'demo/supbaseline_demo_3case.py',
         ('model.image_perturbation', 'model.feature_perturbation',
-         'model.loss_normalizer', 'train_cfg.type'))
+         'model.attention_source', 'model.loss_normalizer', 'train_cfg.type'))
     assert_differ_only_in('demo/aigcmatch_demo_3case.py',
                           'demo/aigcmatch_mixloader_demo_3case.py',
                           ('model.mix_source', ))
@@ -325,13 +332,16 @@ def test_benchmark_runs_the_shipped_methods(dataset):
                          ('attcutmix_randomfp',
                           'ablation/attcutmix_random_acdc_7case.py'),
                          ('randomcutmix_attfp',
-                          'ablation/random_attfeaperb_acdc_7case.py')):
+                          'ablation/random_attfeaperb_acdc_7case.py'),
+                         ('randomcutmix_randomfp',
+                          'ablation/random_random_acdc_7case.py')):
         cfg = load(f'benchmark/{dataset}/{method}.py')
         assert cfg.model == load(acdc).model, method
         assert cfg.train_cfg.type == load(acdc).train_cfg.type
     sup_att = load(f'benchmark/{dataset}/supbaseline_att.py').model
-    assert sup_att.decode_head == load(
-        'aigcmatch_acdc_3case.py').model.decode_head
+    cbam = load(f'benchmark/{dataset}/aigcmatch_cbam.py').model
+    assert sup_att.decode_head == cbam.decode_head
+    assert cbam.decode_head.attention and 'attention_source' not in cbam
 
 
 def test_benchmark_settings_differ_only_in_the_data():

@@ -7,7 +7,8 @@ import os.path as osp
 import pytest
 
 from projects.aigcmatch.utils import UserError
-from tools.benchmark_methods import (CONFIG_DIR, DATASETS, METHODS, main,
+from tools.benchmark_methods import (ABLATIONS, CONFIG_DIR, DATASETS, METHODS,
+                                     main,
                                      mean_se, paired_difference, report)
 
 
@@ -57,7 +58,7 @@ def test_report_tables_and_verdicts():
 
 def test_every_benchmark_config_exists():
     for dataset in DATASETS:
-        for method in METHODS:
+        for method in METHODS + ABLATIONS:
             assert osp.isfile(osp.join(CONFIG_DIR, dataset, f'{method}.py'))
 
 

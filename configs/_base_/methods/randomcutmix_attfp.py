@@ -1,7 +1,7 @@
-# Ablation: UniMatch's random CutMix with AttFeaPerb, attention UNet.
-_base_ = ['../models/aigcmatch_unet.py']
+# Ablation: UniMatch's random CutMix with AIGCMatch's AttFeaPerb: AIGCMatch with its image-level
+# guidance taken away.
+_base_ = ['./aigcmatch.py']
 
 model = dict(
-    decode_head=dict(attention=True),
-    image_perturbation=dict(type='RandomCutMix', prob=0.5, area_range=(0.02, 0.4), aspect_range=(0.3, 1 / 0.3)),
-    feature_perturbation=dict(type='AttFeaPerb', ratio=0.5, p_strong=0.3, p_weak=0.7))
+    image_perturbation=dict(
+        _delete_=True, type='RandomCutMix', prob=0.5, area_range=(0.02, 0.4), aspect_range=(0.3, 1 / 0.3)))

@@ -1,4 +1,4 @@
-# The weak-to-strong model: UniMatch-size UNet encoder + attention UNet head. Method configs choose
+# The weak-to-strong model: UniMatch-size UNet encoder + UNet head (AttUNetHead; CBAM modules only with attention=True). Method configs choose
 # the two perturbation hooks (image_perturbation, feature_perturbation), which are off (None) unless set.
 norm_cfg = dict(type='BN', requires_grad=True)  # SyncBN: set sync_bn='torch' for multi-GPU
 # Slices are min-max normalised by the dataset already: mean/std None skips a (x - 0) / 1 per image.

@@ -1,0 +1,2 @@
+# randomcutmix_randomfp on the benchmark's colin27_aal setting (docs/benchmark.md).
+_base_ = ['../../_base_/methods/randomcutmix_randomfp.py', '../_base_/colin27_aal.py']
