@@ -1,8 +1,8 @@
 """UniMatch's medical training step, as the baseline of the step benchmark.
 
-Written from the description of UniMatch's ACDC loop (docs: /work/shared/
-REFERENCE.md, and the benchmark section of ``benchmarks/README.md``), not
-from its code. One step, in UniMatch's order and precision:
+Written from a reading of UniMatch's medical training loop
+(``more-scenarios/medical/unimatch.py`` of github.com/LiheYoung/UniMatch),
+not copied from it. One step, in UniMatch's order and precision:
 
 1. the CutMix partners (a *second* unlabeled batch) are predicted in eval mode
    without gradient (their pseudo-labels and confidences are pasted into the
@@ -14,7 +14,8 @@ from its code. One step, in UniMatch's order and precision:
    pass (the feature-perturbation branch);
 4. both strong views go through the whole model in one batch;
 5. labeled loss ``(CE + Dice) / 2``, unlabeled Dice on pixels whose weak-view
-   confidence is at least ``conf_thresh``, total
+   confidence is at least ``conf_thresh`` (computed class by class with
+   boolean selection, as UniMatch does: :func:`per_class_dice_loss`), total
    ``(x + 0.25 s1 + 0.25 s2 + 0.5 fp) / 2``; SGD step; the logged values are
    read back with ``.item()`` every step, as UniMatch's logger does.
 
@@ -32,7 +33,7 @@ from torch import Tensor
 
 def soft_dice_loss(logits: Tensor, target: Tensor, mask: Tensor,
                    num_classes: int, smooth: float = 1e-5) -> Tensor:
-    """SSL4MIS-style Dice over all classes with a pixel mask.
+    """SSL4MIS-style Dice over all classes with a pixel mask, vectorised.
 
     Args:
         logits (Tensor): (B, C, H, W).
@@ -51,6 +52,33 @@ def soft_dice_loss(logits: Tensor, target: Tensor, mask: Tensor,
     inter = (prob * onehot * m).sum((0, 2, 3))
     denom = (prob * prob * m).sum((0, 2, 3)) + (onehot * m).sum((0, 2, 3))
     return (1 - (2 * inter + smooth) / (denom + smooth)).mean()
+
+
+def per_class_dice_loss(logits: Tensor, target: Tensor, mask: Tensor,
+                        num_classes: int, smooth: float = 1e-5) -> Tensor:
+    """The same loss computed the way UniMatch's medical code does it.
+
+    The value equals :func:`soft_dice_loss` (tested); the work does not: the
+    one-hot target is built class by class, every class selects the kept
+    pixels of its probability and target planes with a boolean mask (a copy
+    each), and every class's Dice is read back with ``.item()`` (UniMatch
+    keeps them in a list; on a GPU each is a host-device sync). This is the
+    reference's Dice so that its step costs what UniMatch's step costs.
+    """
+    prob = logits.float().softmax(dim=1)
+    target = target.long()[:, None]
+    onehot = torch.cat([target == k for k in range(num_classes)],
+                       dim=1).float()
+    keep = mask.bool()
+    loss = 0.0
+    per_class = []
+    for k in range(num_classes):
+        p_k, t_k = prob[:, k][keep], onehot[:, k][keep]
+        dice = (2 * (p_k * t_k).sum() + smooth) / (
+            (t_k * t_k).sum() + (p_k * p_k).sum() + smooth)
+        per_class.append(dice.item())
+        loss = loss + (1 - dice)
+    return loss / num_classes
 
 
 class UniMatchReferenceStep:
@@ -141,17 +169,17 @@ class UniMatchReferenceStep:
 
         ones = torch.ones_like(conf_u_w)
         loss_x = (F.cross_entropy(pred_x, b['mask_x'].long()) +
-                  soft_dice_loss(pred_x, b['mask_x'], ones,
-                                 self.num_classes)) / 2.0
+                  per_class_dice_loss(pred_x, b['mask_x'], ones,
+                                      self.num_classes)) / 2.0
         loss_s = [
-            soft_dice_loss(pred, mask_cut, conf_cut >= self.conf_thresh,
-                           self.num_classes)
+            per_class_dice_loss(pred, mask_cut, conf_cut >= self.conf_thresh,
+                                self.num_classes)
             for pred, (mask_cut, conf_cut) in zip((pred_u_s1, pred_u_s2),
                                                   mixed)
         ]
-        loss_fp = soft_dice_loss(pred_u_w_fp, mask_u_w,
-                                 conf_u_w >= self.conf_thresh,
-                                 self.num_classes)
+        loss_fp = per_class_dice_loss(pred_u_w_fp, mask_u_w,
+                                      conf_u_w >= self.conf_thresh,
+                                      self.num_classes)
         loss = (loss_x + 0.25 * loss_s[0] + 0.25 * loss_s[1] +
                 0.5 * loss_fp) / 2.0
 

@@ -180,3 +180,22 @@ def test_reference_boxes_follow_unimatch_sizes():
     half = unimatch.random_boxes(400, (64, 64), prob=0.5, generator=g)
     has_box = half.flatten(1).any(1).float().mean()
     assert 0.4 < has_box < 0.6
+
+
+def test_reference_dice_is_the_vectorised_dice_computed_class_by_class():
+    unimatch = load('unimatch_reference_step')
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(3, 4, 8, 8, generator=g)
+    target = torch.randint(0, 4, (3, 8, 8), generator=g)
+    mask = torch.rand(3, 8, 8, generator=g) > 0.3
+    slow = unimatch.per_class_dice_loss(logits, target, mask, 4)
+    fast = unimatch.soft_dice_loss(logits, target, mask, 4)
+    torch.testing.assert_close(slow, fast)
+    # and a literal SSL4MIS Dice: per class 1 - (2 I + s) / (|p|^2 + |t| + s)
+    prob = logits.softmax(1)
+    literal = 0.
+    for k in range(4):
+        p, t = prob[:, k][mask], (target == k)[mask].float()
+        literal += 1 - (2 * (p * t).sum() + 1e-5) / (
+            (p * p).sum() + t.sum() + 1e-5)
+    torch.testing.assert_close(slow, literal / 4)
