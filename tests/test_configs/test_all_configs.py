@@ -369,3 +369,32 @@ def test_attention_perturbation_on_a_head_without_attention(
             r'but there is no attention_source and decode_head AttUNetHead '
             r'does not provide attention \(set attention_source'):
         Runner.from_cfg(cfg)
+
+
+def test_the_model_names_the_strong_views_the_pipelines_pack():
+    from projects.aigcmatch.utils import UserError
+    from projects.aigcmatch.utils.data_checks import derive_strong_views
+
+    def packers(cfg):
+        return [t for key in ('unlabeled_dataloader', 'mix_dataloader')
+                for t in cfg[key].dataset.pipeline
+                if t.type == 'PackMultiViewInputs']
+
+    for name, views in (('fixmatch_acdc_3case.py', ['strong1']),
+                        ('unimatch_acdc_3case.py', ['strong1', 'strong2']),
+                        ('demo/fixmatch_demo_3case.py', ['strong1']),
+                        ('benchmark/synthetic/aigcmatch.py',
+                         ['strong1', 'strong2'])):
+        cfg = load(name)
+        # one source: no config writes the views into a pipeline
+        assert all('strong_views' not in t for t in packers(cfg)), name
+        derive_strong_views(cfg)
+        assert [t.strong_views for t in packers(cfg)] == [views] * 2, name
+    cfg = load('fixmatch_acdc_3case.py')
+    cfg.unlabeled_dataloader.dataset.pipeline[-1].strong_views = [
+        'strong1', 'strong2']
+    with pytest.raises(UserError, match=r"unlabeled_dataloader\.dataset\."
+                       r"pipeline\[\d\] \(PackMultiViewInputs\) packs "
+                       r"strong_views \['strong1', 'strong2'\] but model\."
+                       r"strong_views is \['strong1'\]"):
+        derive_strong_views(cfg)

@@ -43,7 +43,7 @@ unlabeled_pipeline = [
     dict(
         type='PackMultiViewInputs',
         strong_pipeline=strong_pipeline,
-        strong_views=('strong1', 'strong2'),
+        # strong_views: the model's (model.strong_views), set by tools/train.py
         weak_view='weak',
         meta_keys=meta_keys),
 ]

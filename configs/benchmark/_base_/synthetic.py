@@ -33,7 +33,7 @@ unlabeled_pipeline = [
     dict(type='LoadH5Image'),
     *weak_transforms,
     dict(type='PackMultiViewInputs', strong_pipeline=strong_pipeline,
-         strong_views=('strong1', 'strong2'), weak_view='weak',
+         weak_view='weak',  # strong_views: the model's, set by tools/train.py
          meta_keys=meta_keys),
 ]
 test_pipeline = [

@@ -236,6 +236,10 @@ class AIGCMatchRunner(Runner):
             if notes and cfg.get('resume'):
                 notes.append('a resumed run continues the schedule saved in '
                              'its checkpoint')
+        # the unlabeled pipelines pack the model's strong views (also when
+        # mmseg's own tools build this runner)
+        from ..utils.data_checks import derive_strong_views
+        derive_strong_views(cfg)
         runner = super().from_cfg(cfg)
         for note in notes:
             runner.logger.info(f'config follows its overrides: {note}')

@@ -9,7 +9,8 @@ start-up) and ``tools/check_dataset.py`` (on demand, everything):
   :func:`split_overlap_problems`);
 * ``disjoint_with`` of the unlabeled datasets is derived from those splits
   (:func:`derive_disjoint_with`), so overriding the labeled split cannot leave
-  it pointing at the old one;
+  it pointing at the old one; the strong views the unlabeled pipelines pack
+  are the model's ``strong_views`` (:func:`derive_strong_views`);
 * **files and values**: every file of every dataset opens and holds what its
   mode needs, and, per level, label values lie within the classes
   (``'labels'``) and images are finite (``'full'``)
@@ -202,6 +203,41 @@ def derive_disjoint_with(cfg: Config) -> None:
             ds_cfg['disjoint_with'] = list(others)
 
 
+def derive_strong_views(cfg: Config) -> None:
+    """Make the model's ``strong_views`` the one list of strong views.
+
+    Every ``PackMultiViewInputs`` of the unlabeled (and mix) pipelines that
+    does not name its views packs the model's; one that names others is an
+    error, so no view is augmented and packed that nothing reads (or read
+    that nothing packs).
+
+    Args:
+        cfg (Config): The config, changed in place.
+
+    Raises:
+        UserError: A pipeline names strong views other than the model's.
+    """
+    views = cfg.get('model', {}).get('strong_views')
+    if views is None:
+        return
+    for key in ('unlabeled_dataloader', 'mix_dataloader'):
+        dataset = (cfg.get(key) or {}).get('dataset') or {}
+        for i, step in enumerate(dataset.get('pipeline') or []):
+            if not (isinstance(step, dict)
+                    and step.get('type') == 'PackMultiViewInputs'):
+                continue
+            packed = step.get('strong_views')
+            if packed is None:
+                step['strong_views'] = list(views)
+            elif list(packed) != list(views):
+                raise UserError(
+                    f'{key}.dataset.pipeline[{i}] (PackMultiViewInputs) '
+                    f'packs strong_views {list(packed)} but model.'
+                    f'strong_views is {list(views)}: leave the pipeline\'s '
+                    'strong_views out (the model\'s are packed) or make '
+                    'them equal')
+
+
 def check_config_data(cfg: Config,
                       level: str = 'full',
                       progress: bool = False,
@@ -292,7 +328,8 @@ def check_data_at_startup(cfg: Config, keys: Optional[Iterable[str]],
     values; see :func:`check_config_data`).
 
     Args:
-        cfg (Config): The config, ``disjoint_with`` derived in place.
+        cfg (Config): The config, ``disjoint_with`` and the packed strong
+            views derived in place.
         keys (Iterable[str], optional): Dataloaders whose files to check;
             None: all.
         config_name (str): The config file, for the message.
@@ -301,6 +338,7 @@ def check_data_at_startup(cfg: Config, keys: Optional[Iterable[str]],
         UserError: One line per problem (a single problem is one line).
     """
     derive_disjoint_with(cfg)
+    derive_strong_views(cfg)
     _, problems = check_config_data(
         cfg, level='labels', keys=keys, leakage_only=True)
     if len(problems) == 1:
