@@ -8,10 +8,12 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from projects.aigcmatch.datasets.converters import (
-    ConversionError, convert_acdc, convert_pairs, dhw_to_nifti,
-    find_acdc_cases, find_nifti_pairs, h5_to_nifti, load_case, make_splits,
-    read_h5_volume, read_pairs_csv)
+from projects.aigcmatch.datasets.converters import convert_acdc, convert_pairs
+from projects.aigcmatch.datasets.io import (ConversionError, dhw_to_nifti,
+                                            find_acdc_cases, find_nifti_pairs,
+                                            h5_to_nifti, load_case,
+                                            read_h5_volume, read_pairs_csv)
+from projects.aigcmatch.datasets.split_files import make_splits
 from tools.dataset_converters.acdc_nifti_to_h5 import main as acdc_main
 from tools.dataset_converters.h5_to_nifti import main as h5_to_nifti_main
 from tools.dataset_converters.nifti_to_h5 import main as nifti_main

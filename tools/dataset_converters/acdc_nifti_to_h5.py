@@ -14,8 +14,8 @@ Output, the SSL4MIS/UniMatch layout: ``OUT/data/patientXXX_frameYY.h5``
 (volumes, with the ``spacing`` attribute) and
 ``OUT/data/slices/patientXXX_frameYY_slice_Z.h5``. The ACDC split files
 shipped in ``projects/aigcmatch/datasets/splits/acdc`` apply unchanged. Axis
-order and the way back to NIfTI: ``projects/aigcmatch/datasets/converters.py``
-and ``tools/dataset_converters/h5_to_nifti.py``.
+order and the way back to NIfTI: ``projects/aigcmatch/datasets/io/`` and
+``tools/dataset_converters/h5_to_nifti.py``.
 
 Example:
     python tools/dataset_converters/acdc_nifti_to_h5.py RAW --out data/ACDC
@@ -29,8 +29,8 @@ import time
 sys.path.insert(0,
                 osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from projects.aigcmatch.datasets.converters import (  # noqa: E402
-    ConversionError, convert_acdc)
+from projects.aigcmatch.datasets.converters import convert_acdc  # noqa: E402
+from projects.aigcmatch.datasets.io import ConversionError  # noqa: E402
 from projects.aigcmatch.utils.cli import \
     print_data_warnings_as_lines  # noqa: E402
 

@@ -1,7 +1,7 @@
 """Write volume files of the h5 layout back as NIfTI.
 
 The result has the source's orientation, affine and spacing (see
-``projects/aigcmatch/datasets/converters.py``).
+``projects/aigcmatch/datasets/io/``).
 
 Example:
     python tools/dataset_converters/h5_to_nifti.py \\
@@ -20,7 +20,7 @@ import h5py
 sys.path.insert(0,
                 osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from projects.aigcmatch.datasets.converters import (  # noqa: E402
+from projects.aigcmatch.datasets.io import (  # noqa: E402
     ConversionError, h5_to_nifti)
 
 

@@ -39,9 +39,9 @@ import time
 sys.path.insert(0,
                 osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from projects.aigcmatch.datasets.converters import (  # noqa: E402
-    ConversionError, convert_pairs, find_nifti_pairs, read_pairs_csv)
-from projects.aigcmatch.datasets.intensity import IntensityNorm  # noqa: E402
+from projects.aigcmatch.datasets.converters import convert_pairs  # noqa: E402
+from projects.aigcmatch.datasets.io import (  # noqa: E402
+    ConversionError, IntensityNorm, find_nifti_pairs, read_pairs_csv)
 from projects.aigcmatch.utils.cli import \
     print_data_warnings_as_lines  # noqa: E402
 
