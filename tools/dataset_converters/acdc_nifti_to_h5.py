@@ -30,7 +30,7 @@ sys.path.insert(0,
                 osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from projects.aigcmatch.datasets.converters import convert_acdc  # noqa: E402
-from projects.aigcmatch.datasets.io import ConversionError  # noqa: E402
+from projects.aigcmatch.utils import run_tool  # noqa: E402
 from projects.aigcmatch.utils.cli import \
     print_data_warnings_as_lines  # noqa: E402
 
@@ -62,20 +62,18 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    """Convert; bad input raises (``ConversionError``, ``FileExistsError``),
+    which :func:`run_tool` prints as one ``error:`` line, exit status 2."""
     args = parse_args(argv)
-    print_data_warnings_as_lines()
+    print_data_warnings_as_lines()  # also when main() is called directly
     start = time.time()
-    try:
-        summary = convert_acdc(
-            args.raw_root,
-            args.out,
-            overwrite=args.overwrite,
-            subsets=args.subsets,
-            slices=not args.no_slices,
-            norm=args.norm)
-    except (ConversionError, FileExistsError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+    summary = convert_acdc(
+        args.raw_root,
+        args.out,
+        overwrite=args.overwrite,
+        subsets=args.subsets,
+        slices=not args.no_slices,
+        norm=args.norm)
     print(f"converted {summary['num_cases']} volumes of "
           f"{summary['num_patients']} patients ({summary['num_slices']} "
           f"slices, labels {summary['labels_found']}) to "
@@ -84,4 +82,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)
