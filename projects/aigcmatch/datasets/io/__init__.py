@@ -1,4 +1,4 @@
-"""Reading and writing the files of a dataset: NIfTI <-> the SSL4MIS/UniMatch h5
+"""Reading and writing a dataset's files: NIfTI <-> the SSL4MIS/UniMatch h5
 layout (used by tools/dataset_converters and ``datasets.converters``).
 
 Layout written under ``ROOT``::
@@ -47,8 +47,9 @@ from .staging import commit_output, prepare_output
 __all__ = [
     'ConversionError', 'NIFTI_AXES', 'NIFTI_TO_DHW', 'case_id_from_path',
     'load_nifti', 'read_label', 'load_case', 'dhw_to_nifti', 'write_case',
-    'read_h5_volume', 'h5_to_nifti', 'IntensityNorm', 'IntensityOutlierWarning',
-    'NormalisationInfo', 'normalise_intensity', 'minmax_normalise', 'Pair',
-    'find_nifti_pairs', 'read_pairs_csv', 'check_case_ids', 'parse_acdc_info',
-    'find_acdc_cases', 'prepare_output', 'commit_output'
+    'read_h5_volume', 'h5_to_nifti', 'IntensityNorm',
+    'IntensityOutlierWarning', 'NormalisationInfo', 'normalise_intensity',
+    'minmax_normalise', 'Pair', 'find_nifti_pairs', 'read_pairs_csv',
+    'check_case_ids', 'parse_acdc_info', 'find_acdc_cases', 'prepare_output',
+    'commit_output'
 ]
