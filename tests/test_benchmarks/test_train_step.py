@@ -39,15 +39,6 @@ def step_measure():
     return load('step_measure')
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny convolutions on a busy 2-core machine: thread hand-offs dominate.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_smoke_tiny_cpu_run_writes_every_number(train_step, tmp_path):
     out = tmp_path / 'step.json'
     result = train_step.main([
