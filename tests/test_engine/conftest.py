@@ -12,9 +12,9 @@ import pytest
 from mmengine.config import Config
 
 import projects.aigcmatch  # noqa: F401  (compat first, then registration)
-from projects.aigcmatch.compat import sanitize_cfg_for_device
 from projects.aigcmatch.engine.runner import TRAIN_LOADERS
-from projects.aigcmatch.utils import apply_cfg_options
+from projects.aigcmatch.utils import (apply_cfg_options,
+                                      sanitize_cfg_for_device)
 from projects.aigcmatch.utils.config import DATALOADER_KEYS
 
 CONFIGS = osp.join(osp.dirname(__file__), '..', '..', 'configs')
