@@ -34,6 +34,9 @@ Examples::
         --iters 5 --variants fp32,bf16+cl
     python benchmarks/train_step.py --variants fp32,bf16+cl,bf16+cl+compile \\
         --json results/step.json
+
+This file is the command line; the two steps and their batches are in
+``step_runners.py``, the measurements in ``step_measure.py``.
 """
 import argparse
 import gc
@@ -42,11 +45,8 @@ import logging
 import os
 import os.path as osp
 import platform
-import statistics
 import sys
-import threading
-import time
-from typing import Callable, Dict, List, Optional
+from typing import List, Optional
 
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.dirname(HERE))
@@ -55,332 +55,13 @@ sys.path.insert(0, HERE)
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
-from mmengine.optim import OptimWrapper  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.structures import PixelData  # noqa: E402
+from step_measure import (host_syncs, peak_memory, profile_step,  # noqa: E402
+                          rss_bytes, saved_for_backward, time_interleaved)
+from step_runners import (OursRunner, ReferenceRunner,  # noqa: E402
+                          compile_options, make_batch, parse_variant)
 
-import projects.aigcmatch  # noqa: E402,F401  (compat first, registration)
-from mmseg.registry import MODELS  # noqa: E402
-from mmseg.structures import SegDataSample  # noqa: E402
-from unimatch_reference_step import (UniMatchReferenceStep,  # noqa: E402
-                                     random_boxes)
-
-PRECISIONS = dict(fp32=None, bf16=torch.bfloat16, fp16=torch.float16)
-FLAGS = ('cl', 'compile')
 ITERS_30K = 30000
-
-
-# ---------------------------------------------------------------------- #
-# variants
-# ---------------------------------------------------------------------- #
-def parse_variant(text: str) -> dict:
-    """``'bf16+cl+compile'`` -> dict(name=..., precision='bf16', cl=True,
-    compile=True). Tokens: one of fp32 / bf16 / fp16 (default fp32), and
-    any of ``cl`` (channels-last) and ``compile``."""
-    tokens = [t for t in text.strip().split('+') if t]
-    precision = [t for t in tokens if t in PRECISIONS]
-    unknown = [t for t in tokens if t not in PRECISIONS and t not in FLAGS]
-    if unknown or len(precision) > 1 or not tokens:
-        raise ValueError(
-            f'--variants: bad variant {text!r}; expected tokens joined by '
-            f'"+": one of {sorted(PRECISIONS)} and any of {list(FLAGS)}, '
-            'e.g. "bf16+cl"')
-    return dict(
-        name=text.strip(),
-        precision=(precision or ['fp32'])[0],
-        cl='cl' in tokens,
-        compile='compile' in tokens)
-
-
-def build_optim_wrapper(model, cfg: Config, device: torch.device,
-                        precision: str):
-    """The config's SGD in the wrapper the tools would use for it."""
-    opt_cfg = dict(cfg.optim_wrapper.optimizer)
-    kind = opt_cfg.pop('type', 'SGD')
-    optimizer = getattr(torch.optim, kind)(model.parameters(), **opt_cfg)
-    dtype = PRECISIONS[precision]
-    if dtype is None:
-        return OptimWrapper(optimizer=optimizer)
-    if device.type == 'cuda':
-        from mmengine.optim import AmpOptimWrapper
-        return AmpOptimWrapper(optimizer=optimizer, dtype=dtype)
-    if dtype is not torch.bfloat16:
-        raise ValueError(f'--variants: {precision} needs CUDA; on the CPU '
-                         'mixed precision is bf16')
-    # what tools/train.py --amp trains with on a CPU with bf16 kernels
-    from projects.aigcmatch.engine import CPUAutocastOptimWrapper
-    return CPUAutocastOptimWrapper(optimizer=optimizer)
-
-
-class OursRunner:
-    """Our model stepped as mmengine's runner steps it."""
-
-    def __init__(self, cfg: Config, variant: dict, device: torch.device,
-                 compile_options: Optional[dict] = None):
-        model_cfg = cfg.model.copy()
-        model_cfg['channels_last'] = variant['cl']
-        model_cfg['torch_compile'] = (dict(compile_options or {})
-                                      if variant['compile'] else False)
-        self.name = 'ours[' + variant['name'] + ']'
-        self.variant = variant
-        self.model = MODELS.build(model_cfg).to(device)
-        self.model.init_weights()
-        self.model.train()
-        self.optim_wrapper = build_optim_wrapper(self.model, cfg, device,
-                                                 variant['precision'])
-
-    def __call__(self, batch: dict) -> Dict[str, float]:
-        log_vars = self.step_only(batch)
-        return {k: v.item() for k, v in log_vars.items()}
-
-    def step_only(self, batch: dict) -> Dict[str, torch.Tensor]:
-        """``model.train_step``: preprocessing, forward, backward, update."""
-        return self.model.train_step(batch['ours'], self.optim_wrapper)
-
-
-class ReferenceRunner:
-    """UniMatch's step on the config's encoder and decode head (``head=
-    'same'``), or on UniMatch's plain UNet decoder (``head='plain'``: the
-    head without attention)."""
-
-    def __init__(self, cfg: Config, device: torch.device, head: str = 'same'):
-        self.name = 'reference'
-        head_cfg = cfg.model.decode_head.copy()
-        if head == 'plain':
-            head_cfg['attention'] = False
-        encoder = MODELS.build(cfg.model.backbone)
-        decoder = MODELS.build(head_cfg)
-        encoder.init_weights()
-        decoder.init_weights()
-        lr = cfg.optim_wrapper.optimizer.get('lr', 0.01)
-        self.step = UniMatchReferenceStep(
-            encoder,
-            decoder,
-            num_classes=head_cfg['num_classes'],
-            lr=lr,
-            conf_thresh=cfg.model.get('conf_thresh', 0.95),
-            device=device)
-
-    def __call__(self, batch: dict) -> Dict[str, float]:
-        return self.step.step(batch['reference'])
-
-
-# ---------------------------------------------------------------------- #
-# batches
-# ---------------------------------------------------------------------- #
-def make_batch(batch_size: int, crop: int, num_classes: int, pin: bool,
-               generator: torch.Generator) -> dict:
-    """One step's host data in both collated forms, sharing the images."""
-
-    def images():
-        out = torch.rand(batch_size, 1, crop, crop, generator=generator)
-        return out.pin_memory() if pin else out
-
-    def labels():
-        # Blocky labels: a coarse random map upsampled, like organ regions.
-        coarse = torch.randint(
-            0, num_classes, (batch_size, 1, crop // 16 or 1, crop // 16 or 1),
-            generator=generator)
-        out = torch.nn.functional.interpolate(
-            coarse.float(), size=(crop, crop), mode='nearest').long()[:, 0]
-        return out.pin_memory() if pin else out
-
-    x, y = images(), labels()
-    u = dict(weak=images(), strong1=images(), strong2=images())
-    mix = dict(weak=images(), strong1=images(), strong2=images())
-    meta = dict(img_shape=(crop, crop), ori_shape=(crop, crop))
-
-    labeled_samples = []
-    for i in range(batch_size):
-        sample = SegDataSample(metainfo=dict(meta))
-        sample.gt_sem_seg = PixelData(data=y[i:i + 1])
-        labeled_samples.append(sample)
-    ours = dict(
-        labeled=dict(
-            inputs=[x[i] for i in range(batch_size)],
-            data_samples=labeled_samples),
-        unlabeled=dict(
-            inputs={
-                name: [view[i] for i in range(batch_size)]
-                for name, view in u.items()
-            },
-            data_samples=[
-                SegDataSample(metainfo=dict(meta)) for _ in range(batch_size)
-            ]))
-    reference = dict(
-        img_x=x,
-        mask_x=y,
-        img_u_w=u['weak'],
-        img_u_s1=u['strong1'],
-        img_u_s2=u['strong2'],
-        img_u_w_mix=mix['weak'],
-        img_u_s1_mix=mix['strong1'],
-        img_u_s2_mix=mix['strong2'],
-        box1=random_boxes(batch_size, (crop, crop), generator=generator),
-        box2=random_boxes(batch_size, (crop, crop), generator=generator))
-    if pin:
-        reference = {k: v.pin_memory() for k, v in reference.items()}
-    return dict(ours=ours, reference=reference)
-
-
-# ---------------------------------------------------------------------- #
-# measurement
-# ---------------------------------------------------------------------- #
-def _sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def _rss_bytes() -> int:
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
-
-
-class RssSampler:
-    """Peak resident set size while the ``with`` block runs (CPU runs)."""
-
-    def __init__(self, interval: float = 0.002):
-        self.interval = interval
-        self.peak = 0
-        self._stop = threading.Event()
-
-    def _loop(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, _rss_bytes())
-            time.sleep(self.interval)
-
-    def __enter__(self):
-        self.before = _rss_bytes()
-        self.peak = self.before
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_bytes())
-
-
-def peak_memory(runner: Callable, batches: List[dict], device: torch.device,
-                steps: int = 2) -> Dict[str, float]:
-    """Peak memory of ``steps`` steps of one runner, in MiB."""
-    gc.collect()
-    if device.type == 'cuda':
-        torch.cuda.empty_cache()
-        _sync(device)
-        base = torch.cuda.memory_allocated(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        for i in range(steps):
-            runner(batches[i % len(batches)])
-        _sync(device)
-        peak = torch.cuda.max_memory_allocated(device)
-        return dict(
-            kind='cuda_max_allocated',
-            peak_mib=peak / 2**20,
-            above_start_mib=(peak - base) / 2**20,
-            reserved_mib=torch.cuda.max_memory_reserved(device) / 2**20)
-    with RssSampler() as sampler:
-        for i in range(steps):
-            runner(batches[i % len(batches)])
-    return dict(
-        kind='cpu_rss',
-        peak_mib=sampler.peak / 2**20,
-        above_start_mib=(sampler.peak - sampler.before) / 2**20)
-
-
-class SavedForBackward:
-    """Bytes that autograd keeps from the forward pass for the backward pass
-    (``torch.autograd.graph.saved_tensors_hooks``), each storage counted once.
-
-    This is the part of a training step's peak memory that grows with batch
-    size and resolution, and it does not depend on the device's allocator:
-    measured on a CPU it predicts the activation memory on a GPU (where
-    dropout saves a 1-byte mask instead of CPU's 4-byte noise tensor, so a
-    GPU holds slightly less)."""
-
-    def __init__(self):
-        self.storages: Dict[int, int] = {}
-
-    def pack(self, tensor):
-        try:
-            storage = tensor.untyped_storage()
-        except (NotImplementedError, RuntimeError):  # no storage: skip
-            return tensor
-        self.storages[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    @staticmethod
-    def unpack(tensor):
-        return tensor
-
-    @property
-    def mib(self) -> float:
-        return sum(self.storages.values()) / 2**20
-
-
-def saved_for_backward(runner: Callable, batch: dict) -> Dict[str, float]:
-    """What one step of ``runner`` saves for backward, in MiB."""
-    counter = SavedForBackward()
-    with torch.autograd.graph.saved_tensors_hooks(counter.pack,
-                                                  counter.unpack):
-        runner(batch)
-    return dict(saved_mib=counter.mib, storages=len(counter.storages))
-
-
-def time_interleaved(runners: List, batches: List[dict], warmup: int,
-                     iters: int, device: torch.device) -> Dict[str, dict]:
-    """Median and spread of each runner's step time, steps interleaved."""
-    times = {r.name: [] for r in runners}
-    first = {}
-    for r in runners:  # warm-up (and compilation) one runner at a time
-        for i in range(warmup):
-            _sync(device)
-            start = time.perf_counter()
-            r(batches[i % len(batches)])
-            _sync(device)
-            if i == 0:
-                first[r.name] = time.perf_counter() - start
-    for i in range(iters):
-        shift = i % len(runners)
-        for r in runners[shift:] + runners[:shift]:
-            batch = batches[(warmup + i) % len(batches)]
-            _sync(device)
-            start = time.perf_counter()
-            r(batch)
-            _sync(device)
-            times[r.name].append(time.perf_counter() - start)
-    out = {}
-    for name, ts in times.items():
-        ts_sorted = sorted(ts)
-        out[name] = dict(
-            median_ms=1000 * statistics.median(ts),
-            min_ms=1000 * ts_sorted[0],
-            p90_ms=1000 * ts_sorted[min(len(ts) - 1,
-                                        int(0.9 * len(ts)))],
-            first_step_s=first.get(name))
-    return out
-
-
-def host_syncs(runner, batch: dict) -> dict:
-    """Where one ``model.train_step`` makes the host wait for the GPU
-    (``torch.cuda.set_sync_debug_mode('warn')``), by source line."""
-    import warnings
-    torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode('warn')
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            runner.step_only(batch)
-    finally:
-        torch.cuda.set_sync_debug_mode(0)
-    places: Dict[str, int] = {}
-    for w in caught:
-        if 'synchroniz' not in str(w.message):
-            continue
-        where = f'{osp.relpath(w.filename)}:{w.lineno}'
-        places[where] = places.get(where, 0) + 1
-    return dict(count=sum(places.values()), places=places)
 
 
 def memory_probe(args, cfg: Config, device: torch.device,
@@ -394,7 +75,7 @@ def memory_probe(args, cfg: Config, device: torch.device,
                 if 'ours[' + v['name'] + ']' == args.memory_probe]
         runner = OursRunner(cfg, spec[0], device, compile_options(args))
     gc.collect()
-    before = _rss_bytes()
+    before = rss_bytes()
     for i in range(2):
         runner(batches[i % len(batches)])
     # VmHWM: this process image's peak. (ru_maxrss would start from the
@@ -423,28 +104,6 @@ def memory_in_subprocess(argv: Optional[List[str]], runner) -> dict:
     print(f'memory probe of {runner.name} failed: {tail}')
     return dict(kind='failed', peak_mib=float('nan'),
                 above_start_mib=float('nan'))
-
-
-def profile_step(runner, batch: dict, device: torch.device,
-                 rows: int = 12) -> None:
-    """Print the operators that take most time in one step."""
-    from torch.profiler import ProfilerActivity, profile
-    activities = [ProfilerActivity.CPU]
-    if device.type == 'cuda':
-        activities.append(ProfilerActivity.CUDA)
-    with profile(activities=activities) as prof:
-        runner(batch)
-        _sync(device)
-    key = ('self_cuda_time_total'
-           if device.type == 'cuda' else 'self_cpu_time_total')
-    print(f'profile of one step of {runner.name}:')
-    print(prof.key_averages().table(sort_by=key, row_limit=rows,
-                                    max_name_column_width=40))
-
-
-def compile_options(args) -> dict:
-    return {} if args.compile_backend is None else dict(
-        backend=args.compile_backend)
 
 
 def pick_device(name: str) -> torch.device:

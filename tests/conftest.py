@@ -7,7 +7,8 @@ from mmengine.registry import init_default_scope
 
 import projects.aigcmatch  # noqa: F401  (registers everything, compat first)
 
-# Tiny tensors: one thread is faster than contending for the CI's 2 cores.
+# Tiny tensors: one thread is faster than contending for the CI's 2 cores
+# (thread hand-offs dominate tiny convolutions). Set once, here, for all tests.
 torch.set_num_threads(1)
 
 
@@ -17,6 +18,18 @@ def mmseg_default_scope():
     test may have left another scope current)."""
     init_default_scope('mmseg')
     yield
+
+
+@pytest.fixture(scope='session')
+def tiny_acdc_root(tmp_path_factory) -> str:
+    """data_root of a tiny ACDC-layout tree: all 100 ACDC patient names (so
+    the shipped split files resolve), 32x32 slices, 2-3 slices per volume
+    (about 1 s to write). Tests must not write into it."""
+    from projects.aigcmatch.datasets.synthetic import make_synthetic_acdc
+    root = str(tmp_path_factory.mktemp('tiny_acdc') / 'ACDC')
+    make_synthetic_acdc(
+        root, num_patients=100, image_size=(32, 32), slices=(2, 3), seed=0)
+    return root
 
 
 #: Shape (x, y, z) of the stand-in for the Colin27 T1 / AAL pair.

@@ -16,6 +16,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from projects.aigcmatch.datasets.synthetic import \
     make_synthetic_acdc  # noqa: E402
+from projects.aigcmatch.utils import UserError, run_tool  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -54,11 +55,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if osp.isdir(args.out) and os.listdir(args.out) and not args.overwrite:
-        print(
-            f'error: --out {args.out} is not empty; pass --overwrite to '
-            'replace its data',
-            file=sys.stderr)
-        return 1
+        raise UserError(f'--out {args.out} is not empty; pass --overwrite to '
+                        'replace its data')
     start = time.time()
     summary = make_synthetic_acdc(
         args.out,
@@ -76,4 +74,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

@@ -106,10 +106,10 @@ def main(argv=None):
 
     from projects.aigcmatch.compat import (cleanup_distributed,
                                            init_distributed,
-                                           safe_load_checkpoint,
-                                           sanitize_cfg_for_device)
+                                           safe_load_checkpoint)
     from projects.aigcmatch.utils import (UserError, ensure_checkpoint_check,
-                                          prepare_config)
+                                          prepare_config,
+                                          sanitize_cfg_for_device)
     from projects.aigcmatch.utils.data_checks import check_data_at_startup
 
     cfg = prepare_config(args)

@@ -54,13 +54,13 @@ def main(argv=None):
     from mmengine.runner import Runner
 
     from projects.aigcmatch.compat import (amp_dtype, cleanup_distributed,
-                                           init_distributed,
-                                           sanitize_cfg_for_device)
+                                           init_distributed)
     from projects.aigcmatch.utils import (UserError, check_training_config,
                                           ensure_atomic_checkpoints,
                                           ensure_checkpoint_check,
                                           prepare_config,
-                                          refuse_to_clobber_work_dir)
+                                          refuse_to_clobber_work_dir,
+                                          sanitize_cfg_for_device)
     from projects.aigcmatch.utils.data_checks import check_data_at_startup
 
     cfg = prepare_config(args)

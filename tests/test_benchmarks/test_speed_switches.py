@@ -25,14 +25,6 @@ WIDTHS = (4, 8, 16, 32)
 SIZE = 32
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def model_cfg(widths=WIDTHS, **overrides) -> dict:
     model = copy.deepcopy(Config.fromfile(CONFIG).model)
     model['backbone'].update(channels=widths, dropout=(0.0, ) * len(widths))

@@ -1,5 +1,6 @@
-"""benchmarks/train_step.py and its UniMatch reference step, at tiny sizes on
-the CPU (the whole file runs in seconds)."""
+"""benchmarks/train_step.py (the command), step_runners.py and
+step_measure.py, and the UniMatch reference step, at tiny sizes on the CPU
+(the whole file runs in seconds)."""
 import importlib.util
 import json
 import os.path as osp
@@ -28,13 +29,14 @@ def train_step():
     return load('train_step')
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny convolutions on a busy 2-core machine: thread hand-offs dominate.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+@pytest.fixture(scope='module')
+def step_runners():
+    return load('step_runners')
+
+
+@pytest.fixture(scope='module')
+def step_measure():
+    return load('step_measure')
 
 
 def test_smoke_tiny_cpu_run_writes_every_number(train_step, tmp_path):
@@ -69,7 +71,7 @@ def test_smoke_tiny_cpu_run_writes_every_number(train_step, tmp_path):
     assert result['args']['variants'] == 'fp32,bf16+cl'
 
 
-def test_saved_for_backward_counts_each_storage_once(train_step):
+def test_saved_for_backward_counts_each_storage_once(step_measure):
     weight = torch.randn(250, requires_grad=True)
 
     def step(_batch):
@@ -77,7 +79,7 @@ def test_saved_for_backward_counts_each_storage_once(train_step):
         # both views of y are saved by the product: the same storage
         (y[:100] * y[100:200]).sum().backward()
 
-    saved = train_step.saved_for_backward(step, None)
+    saved = step_measure.saved_for_backward(step, None)
     assert saved == dict(saved_mib=1000 / 2**20, storages=1)
     assert weight.grad is not None  # the step really ran backward
 
@@ -85,35 +87,36 @@ def test_saved_for_backward_counts_each_storage_once(train_step):
         with torch.no_grad():
             weight.exp().sum()
 
-    assert train_step.saved_for_backward(no_grad_step, None)['storages'] == 0
+    assert step_measure.saved_for_backward(no_grad_step,
+                                           None)['storages'] == 0
 
 
 @pytest.mark.parametrize('text', ['fp32+bf16', 'fp33', 'cl+fast', ''])
-def test_bad_variant_is_one_clear_error(train_step, text):
+def test_bad_variant_is_one_clear_error(step_runners, text):
     with pytest.raises(ValueError, match='--variants: bad variant'):
-        train_step.parse_variant(text)
+        step_runners.parse_variant(text)
 
 
-def test_variant_tokens(train_step):
-    assert train_step.parse_variant('bf16+cl+compile') == dict(
+def test_variant_tokens(step_runners):
+    assert step_runners.parse_variant('bf16+cl+compile') == dict(
         name='bf16+cl+compile', precision='bf16', cl=True, compile=True)
-    assert train_step.parse_variant('cl')['precision'] == 'fp32'
+    assert step_runners.parse_variant('cl')['precision'] == 'fp32'
 
 
-def test_cpu_variants_use_the_training_wrapper(train_step):
+def test_cpu_variants_use_the_training_wrapper(step_runners):
     from mmengine.config import Config
 
     from projects.aigcmatch.engine import CPUAutocastOptimWrapper
     cfg = Config.fromfile(CONFIG)
     conv = torch.nn.Conv2d(1, 2, 3)
     cpu = torch.device('cpu')
-    wrapper = train_step.build_optim_wrapper(conv, cfg, cpu, 'bf16')
+    wrapper = step_runners.build_optim_wrapper(conv, cfg, cpu, 'bf16')
     assert isinstance(wrapper, CPUAutocastOptimWrapper)
     with wrapper.optim_context(conv):
         out = conv(torch.rand(1, 1, 8, 8))
     assert out.dtype == torch.bfloat16
     with pytest.raises(ValueError, match='fp16 needs CUDA'):
-        train_step.build_optim_wrapper(conv, cfg, cpu, 'fp16')
+        step_runners.build_optim_wrapper(conv, cfg, cpu, 'fp16')
 
 
 def reference_step(fp_drop=0.5):

@@ -8,10 +8,9 @@ from mmengine.config import Config
 
 from projects.aigcmatch.compat import (DeviceAwareDistributedDataParallel,
                                        amp_dtype, cleanup_distributed,
-                                       init_distributed,
-                                       sanitize_cfg_for_device)
-from projects.aigcmatch.compat import distributed
+                                       init_distributed)
 from projects.aigcmatch.compat.distributed import cuda_usable
+from projects.aigcmatch.utils import device_config, sanitize_cfg_for_device
 
 
 @pytest.mark.skipif(cuda_usable(), reason='CPU-only behaviour')
@@ -34,7 +33,7 @@ def test_sanitize_cfg_reverts_syncbn_and_backend():
 @pytest.mark.skipif(cuda_usable(), reason='CPU-only behaviour')
 @pytest.mark.parametrize('bf16', [True, False])
 def test_sanitize_cfg_turns_amp_configs_into_cpu_training(monkeypatch, bf16):
-    monkeypatch.setattr(distributed, 'cpu_bf16_supported', lambda: bf16)
+    monkeypatch.setattr(device_config, 'cpu_bf16_supported', lambda: bf16)
     cfg = Config(
         dict(
             optim_wrapper=dict(

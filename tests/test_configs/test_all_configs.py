@@ -13,14 +13,13 @@ from mmengine.runner import Runner
 
 from mmseg.registry import DATASETS, MODELS
 from projects.aigcmatch.utils import apply_cfg_options, check_num_classes
+from projects.aigcmatch.utils.config import DATALOADER_KEYS
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', 'configs'))
 CONFIGS = sorted(
     osp.relpath(path, ROOT)
     for path in glob.glob(osp.join(ROOT, '**', '*.py'), recursive=True)
     if '_base_' not in osp.relpath(path, ROOT).split(osp.sep))
-TRAIN_LOADERS = ('train_dataloader', 'unlabeled_dataloader', 'mix_dataloader')
-EVAL_LOADERS = ('val_dataloader', 'test_dataloader')
 CASES = (1, 3, 7)
 METHODS = ('aigcmatch', 'unimatch', 'fixmatch', 'supbaseline')
 ABLATIONS = {
@@ -130,7 +129,7 @@ def test_datasets_build_on_a_tiny_tree(name, tiny_acdc_root,
     root = colin27_stand_in_root if 'colin27' in name else tiny_acdc_root
     apply_cfg_options(cfg, {'data_root': root})
     crop = tuple(cfg.crop_size)
-    loaders = [n for n in TRAIN_LOADERS + EVAL_LOADERS if cfg.get(n)]
+    loaders = [n for n in DATALOADER_KEYS if cfg.get(n)]
     assert {'train_dataloader', 'val_dataloader',
             'test_dataloader'} <= set(loaders)
     if cfg.train_cfg.type == 'SemiSupervisedIterLoop':
@@ -346,7 +345,7 @@ def test_benchmark_runs_the_shipped_methods(dataset):
 
 def test_benchmark_settings_differ_only_in_the_data():
     data_keys = ('data_root', 'metainfo') + tuple(
-        f'{loader}.dataset' for loader in TRAIN_LOADERS + EVAL_LOADERS)
+        f'{loader}.dataset' for loader in DATALOADER_KEYS)
     assert_differ_only_in('benchmark/synthetic/unimatch.py',
                           'benchmark/colin27_aal/unimatch.py', data_keys)
 

@@ -9,11 +9,13 @@ from mmengine.dataset import pseudo_collate
 from mmseg.registry import DATASETS
 from torch.utils.data import DataLoader
 
+from projects.aigcmatch.utils.config import DATALOADER_KEYS
+
 CONFIG = osp.join(
     osp.dirname(__file__), '..', '..', 'configs', '_base_', 'datasets',
     'acdc_semi.py')
-LOADERS = ('train_dataloader', 'unlabeled_dataloader', 'val_dataloader',
-           'test_dataloader')
+# acdc_semi.py defines every dataloader but the mix one
+LOADERS = tuple(k for k in DATALOADER_KEYS if k != 'mix_dataloader')
 
 
 @pytest.fixture(scope='module')

@@ -15,7 +15,7 @@ from projects.aigcmatch.datasets.colin27_aal import (assign_slabs,
                                                      build_colin27_aal,
                                                      group_aal,
                                                      sagittal_slabs)
-from projects.aigcmatch.datasets.converters import ConversionError
+from projects.aigcmatch.datasets.io.errors import ConversionError
 from projects.aigcmatch.datasets.split_files import read_split
 from projects.aigcmatch.utils import UserError
 from tools.dataset_converters.colin27_aal_to_h5 import main as tool_main

@@ -2,21 +2,26 @@
 import glob
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import h5py
 import nibabel as nib
 import numpy as np
 import pytest
 
-from projects.aigcmatch.datasets.converters import (
-    ConversionError, convert_acdc, convert_pairs, dhw_to_nifti,
-    find_acdc_cases, find_nifti_pairs, h5_to_nifti, load_case, make_splits,
-    read_h5_volume, read_pairs_csv)
+from projects.aigcmatch.datasets.converters import convert_acdc, convert_pairs
+from projects.aigcmatch.datasets.io import (ConversionError, dhw_to_nifti,
+                                            find_acdc_cases, find_nifti_pairs,
+                                            h5_to_nifti, load_case,
+                                            read_h5_volume, read_pairs_csv)
+from projects.aigcmatch.datasets.split_files import make_splits
 from tools.dataset_converters.acdc_nifti_to_h5 import main as acdc_main
 from tools.dataset_converters.h5_to_nifti import main as h5_to_nifti_main
 from tools.dataset_converters.nifti_to_h5 import main as nifti_main
 
 TESTS = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(TESTS)
 FIXTURE = osp.join(TESTS, 'data', 'totalseg_ct')
 IMAGE = osp.join(FIXTURE, 'image.nii.gz')
 LABEL = osp.join(FIXTURE, 'label.nii.gz')
@@ -400,14 +405,17 @@ def test_nifti_to_h5_cli(ct, tmp_path, capsys):
     err = capsys.readouterr().err
     assert 'warning: classes [4, 5] of 0..5 occur in no label map' in err
 
-    assert nifti_main(args) == 1
-    err = capsys.readouterr().err
-    assert 'already exists and is not empty; pass --overwrite' in err
+    with pytest.raises(FileExistsError,
+                       match='already exists and is not empty; pass '
+                       '--overwrite'):
+        nifti_main(args)
     # a bad file met half-way: the error names it, the old output stays
     _save(label[:, :, :4], img.affine, src / 'case3_gt.nii.gz')
-    assert nifti_main(args + ['--overwrite']) == 1
-    err = capsys.readouterr().err
-    assert 'case3_gt.nii.gz: label shape (96, 67, 4) does not match' in err
+    with pytest.raises(
+            ConversionError,
+            match=r'case3_gt\.nii\.gz: label shape \(96, 67, 4\) does not '
+            'match'):
+        nifti_main(args + ['--overwrite'])
     assert len(glob.glob(str(out / 'data' / '*.h5'))) == 5
     assert sorted(os.listdir(out)) == ['data', 'splits']
 
@@ -423,10 +431,13 @@ def test_h5_to_nifti_cli(ct, tmp_path):
     back = nib.load(osp.join(nii, 'ct_gt.nii.gz'))
     np.testing.assert_array_equal(np.asanyarray(back.dataobj), ct[3])
     assert os.listdir(nii) == ['ct_gt.nii.gz']
-    # refuses to overwrite; a missing input is an error, not a traceback
-    assert h5_to_nifti_main([vol, '--out-dir', nii]) == 1
+    # refuses to overwrite; a missing input is an error (the command line
+    # shows it as one line, see test_converter_tools_exit_2_in_one_line)
+    with pytest.raises(FileExistsError, match='pass --overwrite'):
+        h5_to_nifti_main([vol, '--out-dir', nii])
     missing = str(tmp_path / 'missing.h5')
-    assert h5_to_nifti_main([missing, '--out-dir', nii + '2']) == 1
+    with pytest.raises(ConversionError, match='missing.h5: file not found'):
+        h5_to_nifti_main([missing, '--out-dir', nii + '2'])
 
 
 def test_unlabeled_scans(ct, tmp_path):
@@ -459,3 +470,25 @@ def test_unlabeled_scans(ct, tmp_path):
     u0 = str(tmp_path / 'out' / 'data' / 'u0.h5')
     assert h5_to_nifti_main([u0, '--out-dir', out]) == 0
     assert os.listdir(out) == ['u0.nii.gz']
+
+
+@pytest.mark.parametrize('tool, args, message', [
+    ('acdc_nifti_to_h5.py', ['{tmp}/no_raw', '--out', '{tmp}/out'],
+     'error: {tmp}/no_raw: folder not found'),
+    ('nifti_to_h5.py', ['--images', '{tmp}/no_images', '--out', '{tmp}/out'],
+     'error: {tmp}/no_images: folder not found'),
+    ('h5_to_nifti.py', ['{tmp}/missing.h5', '--out-dir', '{tmp}/nii'],
+     'error: {tmp}/missing.h5: file not found'),
+])
+def test_converter_tools_exit_2_in_one_line(tool, args, message, tmp_path):
+    """Bad input: one ``error:`` line and exit status 2, as every tool."""
+    env = dict(os.environ)
+    env.pop('AIGCMATCH_DEBUG', None)
+    proc = subprocess.run(
+        [sys.executable,
+         osp.join('tools', 'dataset_converters', tool)] +
+        [a.format(tmp=tmp_path) for a in args],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert proc.stderr.splitlines()[0] == message.format(tmp=tmp_path)

@@ -7,11 +7,11 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from projects.aigcmatch.datasets.converters import (load_case,
-                                                    minmax_normalise)
-from projects.aigcmatch.datasets.intensity import (IntensityNorm,
-                                                   IntensityOutlierWarning,
-                                                   normalise_intensity)
+from projects.aigcmatch.datasets.io.intensity import (IntensityNorm,
+                                                      IntensityOutlierWarning,
+                                                      minmax_normalise,
+                                                      normalise_intensity)
+from projects.aigcmatch.datasets.io.nifti import load_case
 from projects.aigcmatch.datasets.synthetic import synthesize_patient
 
 FIXTURE = osp.join(

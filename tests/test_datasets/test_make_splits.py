@@ -4,9 +4,8 @@ import os.path as osp
 
 import pytest
 
-from projects.aigcmatch.datasets import (ACDCDataset, converters,
-                                         draw_labeled, draw_splits,
-                                         read_split)
+from projects.aigcmatch.datasets import (ACDCDataset, draw_labeled,
+                                         draw_splits, read_split, split_files)
 from projects.aigcmatch.utils import UserError
 
 TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'make_splits.py')
@@ -162,9 +161,9 @@ def test_converters_draw_the_same_split_as_the_tool(make_splits, fake_root,
             for n in ('train', 'val', 'test', 'labeled_3case')}
     cases = [f'patient{i:03d}_frame{f:02d}' for i in range(1, 13)
              for f in (1, 2)]
-    conv = converters.make_splits(cases, (8, 2, 2), seed=5,
-                                  group_pattern=r'^patient\d+',
-                                  num_labeled=3)
+    conv = split_files.make_splits(cases, (8, 2, 2), seed=5,
+                                   group_pattern=r'^patient\d+',
+                                   num_labeled=3)
     for name, key in (('train', 'train'), ('val', 'val'), ('test', 'test'),
                       ('labeled', 'labeled_3case')):
         assert sorted({c.split('_')[0] for c in conv[name]}) == sorted(

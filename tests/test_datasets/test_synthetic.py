@@ -9,6 +9,7 @@ import pytest
 
 from projects.aigcmatch.datasets.synthetic import (make_synthetic_acdc,
                                                    synthesize_patient)
+from projects.aigcmatch.utils import UserError
 from tools.generate_demo_data import main as generate_main
 
 SIZE = (32, 32)
@@ -190,8 +191,8 @@ def test_cli(tmp_path, capsys):
                          tiny) == 0
     assert re.search(r'wrote 4 volumes and \d+ slices of 2 patients',
                      capsys.readouterr().out)
-    assert generate_main(['--out', out, '--num-patients', '1'] + tiny) == 1
-    assert 'is not empty; pass --overwrite' in capsys.readouterr().err
+    with pytest.raises(UserError, match='is not empty; pass --overwrite'):
+        generate_main(['--out', out, '--num-patients', '1'] + tiny)
     assert len(glob.glob(osp.join(out, 'data', '*.h5'))) == 4
     assert generate_main(['--out', out, '--num-patients', '1', '--overwrite'] +
                          tiny) == 0

@@ -1,51 +1,33 @@
-"""A tiny synthetic ACDC tree and real configs shrunk to train in seconds.
+"""Real configs shrunk to train in seconds on the tiny synthetic ACDC tree
+(``tiny_acdc_root``, from the root conftest).
 
-The tree holds all 100 ACDC patient names (so the shipped split files
-resolve), 32x32 slices, 2-3 slices per volume (about 1 s to write). Runner
-configs are the real ones with: 32x32 Resize everywhere, batch 2, no worker
-processes, a few iterations, and validation/test on one val patient.
+Runner configs are the real ones with: 32x32 Resize everywhere, batch 2, no
+worker processes, a few iterations, and validation/test on one val patient.
 """
 import os.path as osp
 import uuid
 from typing import Callable, Optional
 
 import pytest
-import torch
 from mmengine.config import Config
 
 import projects.aigcmatch  # noqa: F401  (compat first, then registration)
-from projects.aigcmatch.compat import sanitize_cfg_for_device
-from projects.aigcmatch.datasets.synthetic import make_synthetic_acdc
-from projects.aigcmatch.utils import apply_cfg_options
+from projects.aigcmatch.engine.runner import TRAIN_LOADERS
+from projects.aigcmatch.utils import (apply_cfg_options,
+                                      sanitize_cfg_for_device)
+from projects.aigcmatch.utils.config import DATALOADER_KEYS
 
 CONFIGS = osp.join(osp.dirname(__file__), '..', '..', 'configs')
 SIZE = 32
-LOADERS = ('train_dataloader', 'unlabeled_dataloader', 'mix_dataloader',
-           'val_dataloader', 'test_dataloader')
-TRAIN_LOADERS = ('train_dataloader', 'unlabeled_dataloader', 'mix_dataloader')
-
-
-@pytest.fixture(autouse=True, scope='session')
-def one_thread():
-    # Tiny convolutions run ~50x slower with 2 threads when the machine's
-    # cores are busy (thread hand-offs dominate); one thread is enough here.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='session')
-def tiny_acdc(tmp_path_factory) -> dict:
-    """``root`` of the tree and ``val_split``, a split file naming one val
-    patient (so validation takes a second)."""
-    base = tmp_path_factory.mktemp('tiny_acdc')
-    root = str(base / 'ACDC')
-    make_synthetic_acdc(
-        root, num_patients=100, image_size=(SIZE, SIZE), slices=(2, 3))
-    val_split = base / 'val_one_patient.txt'
-    val_split.write_text('patient002\n')  # first patient of the val split
-    return dict(root=root, val_split=str(val_split))
+def val_one_patient(tmp_path_factory) -> str:
+    """A split file naming one val patient of ``tiny_acdc_root`` (the root
+    conftest's tree), so validation takes a second."""
+    path = tmp_path_factory.mktemp('splits') / 'val_one_patient.txt'
+    path.write_text('patient002\n')  # first patient of the val split
+    return str(path)
 
 
 def set_resize_scale(node, scale) -> None:
@@ -87,7 +69,7 @@ def shrink_config(config: str,
     cfg = Config.fromfile(osp.join(CONFIGS, config))
     apply_cfg_options(cfg, {'data_root': root})
     set_resize_scale(cfg._cfg_dict, (SIZE, SIZE))
-    for name in LOADERS:
+    for name in DATALOADER_KEYS:
         if cfg.get(name) is None:
             continue
         cfg[name].num_workers = 0
@@ -116,7 +98,8 @@ def shrink_config(config: str,
 
 
 @pytest.fixture
-def tiny_cfg(tiny_acdc, tmp_path) -> Callable[..., Config]:
+def tiny_cfg(tiny_acdc_root, val_one_patient,
+             tmp_path) -> Callable[..., Config]:
     """``tiny_cfg(config, work_dir=None, **kwargs)``: see
     :func:`shrink_config`; the work dir defaults to a fresh tmp folder."""
     counter = iter(range(1000))
@@ -124,7 +107,7 @@ def tiny_cfg(tiny_acdc, tmp_path) -> Callable[..., Config]:
     def make(config: str, work_dir: Optional[str] = None, **kwargs) -> Config:
         if work_dir is None:
             work_dir = str(tmp_path / f'work_{next(counter)}')
-        return shrink_config(config, tiny_acdc['root'], tiny_acdc['val_split'],
+        return shrink_config(config, tiny_acdc_root, val_one_patient,
                              work_dir, **kwargs)
 
     return make

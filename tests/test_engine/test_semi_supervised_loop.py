@@ -269,10 +269,11 @@ def test_loader_partner_needs_the_unlabeled_batch_size(tiny_cfg):
         build_loop(cfg)
 
 
-def test_resumable_sampler_rejects_a_negative_skip(tiny_acdc):
+def test_resumable_sampler_rejects_a_negative_skip(tiny_acdc_root,
+                                                   val_one_patient):
     dataset = ACDCDataset(
-        data_root=tiny_acdc['root'],
-        split=tiny_acdc['val_split'],
+        data_root=tiny_acdc_root,
+        split=val_one_patient,
         mode='volume',
         pipeline=[])
     sampler = ResumableInfiniteSampler(dataset, shuffle=True, seed=3)

@@ -3,8 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from projects.aigcmatch.engine.unsup_weight_warmup_hook import \
-    UnsupWeightWarmupHook
+from projects.aigcmatch.engine.hooks import UnsupWeightWarmupHook
 
 
 def test_sigmoid_and_linear_ramps():

@@ -31,16 +31,6 @@ def seed():
     torch.manual_seed(0)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    # Tiny convolutions run ~50x slower with 2 threads when the machine's
-    # cores are busy (thread hand-offs dominate); one thread is enough here.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def method_model_cfg(method: str, **overrides) -> dict:
     """The ``model`` of ``configs/<method>_acdc_1case.py``, narrowed."""
     cfg = Config.fromfile(osp.join(CONFIGS, f'{method}_acdc_1case.py'))

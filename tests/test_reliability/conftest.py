@@ -8,9 +8,11 @@ from reliability_helpers import CROP, TINY_SPLITS, write_split
 
 
 @pytest.fixture(scope='session')
-def tiny_acdc(tmp_path_factory) -> Dict[str, str]:
-    """Five synthetic patients (2 frames, 2-3 slices of ~32x32) and split
-    files; returns ``root`` and one split path per name."""
+def small_acdc(tmp_path_factory) -> Dict[str, str]:
+    """A small ACDC tree: five synthetic patients (2 frames, 2-3 slices of
+    ~32x32) and split files; returns ``root`` and one split path per name.
+    (``tiny_acdc_root`` of the root conftest is another tree: all 100 ACDC
+    patient names, no split files.)"""
     from projects.aigcmatch.datasets.synthetic import make_synthetic_acdc
     root = str(tmp_path_factory.mktemp('tiny') / 'acdc')
     make_synthetic_acdc(

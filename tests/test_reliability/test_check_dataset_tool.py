@@ -20,10 +20,10 @@ def _load_tool():
 
 
 @pytest.fixture
-def broken(tiny_acdc, tmp_path):
+def broken(small_acdc, tmp_path):
     """A copy of the tiny tree with four kinds of damage, and its config."""
     root = str(tmp_path / 'acdc')
-    shutil.copytree(tiny_acdc['root'], root)
+    shutil.copytree(small_acdc['root'], root)
     data = dict(root=root)
     for name in ('labeled', 'unlabeled', 'val', 'test'):
         data[name] = osp.join(root, 'splits', f'{name}.txt')
@@ -75,15 +75,15 @@ def test_headers_only_misses_values_but_not_headers(broken):
     assert 'NaN' not in text and 'holds value(s)' not in text
 
 
-def test_clean_config_passes_and_flags_class_count(tiny_acdc, tmp_path,
+def test_clean_config_passes_and_flags_class_count(small_acdc, tmp_path,
                                                     capsys):
     tool = _load_tool()
     config = write_config(
-        tiny_config(tiny_acdc, work_dir=str(tmp_path / 'w')),
+        tiny_config(small_acdc, work_dir=str(tmp_path / 'w')),
         str(tmp_path / 'ok.py'))
     tool.main([config, '--no-progress'])
     assert 'passed the full check' in capsys.readouterr().out
-    cfg = tiny_config(tiny_acdc, work_dir=str(tmp_path / 'w'))
+    cfg = tiny_config(small_acdc, work_dir=str(tmp_path / 'w'))
     cfg.model.decode_head.num_classes = 3
     _, problems = tool.check_config(cfg, progress=False)
     assert len(problems) == 4  # one per dataset
@@ -91,9 +91,9 @@ def test_clean_config_passes_and_flags_class_count(tiny_acdc, tmp_path,
             'model.decode_head.num_classes is 3') in problems[0]
 
 
-def test_unbuildable_dataset_is_a_finding(tiny_acdc, tmp_path):
+def test_unbuildable_dataset_is_a_finding(small_acdc, tmp_path):
     tool = _load_tool()
-    cfg = tiny_config(tiny_acdc, work_dir=str(tmp_path / 'w'))
+    cfg = tiny_config(small_acdc, work_dir=str(tmp_path / 'w'))
     cfg.val_dataloader.dataset.split = 'no_such_split'
     _, problems = tool.check_config(cfg, progress=False)
     assert problems == [

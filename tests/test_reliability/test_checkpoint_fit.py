@@ -20,11 +20,11 @@ from reliability_helpers import run_tool, tiny_config, write_config
 
 
 @pytest.fixture(scope='module')
-def setup(tiny_acdc, tmp_path_factory):
+def setup(small_acdc, tmp_path_factory):
     """The tiny config, a checkpoint of its model, and checkpoints that do
     not fit it."""
     base = tmp_path_factory.mktemp('fit')
-    cfg = tiny_config(tiny_acdc, work_dir=str(base / 'work'), max_iters=2)
+    cfg = tiny_config(small_acdc, work_dir=str(base / 'work'), max_iters=2)
     config = write_config(cfg, str(base / 'tiny.py'))
     init_default_scope('mmseg')
     torch.manual_seed(0)

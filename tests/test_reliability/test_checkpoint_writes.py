@@ -17,11 +17,11 @@ from reliability_helpers import run_tool, tiny_config, write_config
 MAX_ITERS = 6
 
 
-def faulty_config(tiny_acdc, base, max_keep_ckpts=2):
+def faulty_config(small_acdc, base, max_keep_ckpts=2):
     """Checkpoint and validation every 2 iterations; every validation is a
     new best ``score`` (the iteration), written as best_score_iter_N.pth."""
     cfg = tiny_config(
-        tiny_acdc,
+        small_acdc,
         work_dir=str(base / 'work'),
         max_iters=MAX_ITERS,
         checkpoint_interval=2,
@@ -60,8 +60,8 @@ def assert_intact(path):
 
 
 def test_kill_while_the_new_best_is_written_keeps_the_previous_best(
-        tiny_acdc, tmp_path):
-    config, work = faulty_config(tiny_acdc, tmp_path)
+        small_acdc, tmp_path):
+    config, work = faulty_config(small_acdc, tmp_path)
     # the 2nd best write (iteration 4) is killed half-way
     proc = train(config, fault='kill:best_:2')
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
@@ -88,8 +88,8 @@ def test_kill_while_the_new_best_is_written_keeps_the_previous_best(
 
 
 def test_full_disk_while_the_new_best_is_written_is_one_line(
-        tiny_acdc, tmp_path):
-    config, work = faulty_config(tiny_acdc, tmp_path)
+        small_acdc, tmp_path):
+    config, work = faulty_config(small_acdc, tmp_path)
     proc = train(config, fault='enospc:best_:2')
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert 'Traceback' not in proc.stderr
@@ -111,8 +111,8 @@ def test_full_disk_while_the_new_best_is_written_is_one_line(
 
 
 def test_full_disk_while_an_iteration_checkpoint_is_written(
-        tiny_acdc, tmp_path):
-    config, work = faulty_config(tiny_acdc, tmp_path, max_keep_ckpts=1)
+        small_acdc, tmp_path):
+    config, work = faulty_config(small_acdc, tmp_path, max_keep_ckpts=1)
     # iter_2.pth is written twice (again after its new best): the 3rd write
     # is iter_4.pth
     proc = train(config, fault='enospc:iter_:3')
@@ -130,8 +130,8 @@ def test_full_disk_while_an_iteration_checkpoint_is_written(
     assert_intact(osp.join(work, 'iter_2.pth'))
 
 
-def test_kill_while_the_only_kept_checkpoint_is_replaced(tiny_acdc, tmp_path):
-    config, work = faulty_config(tiny_acdc, tmp_path, max_keep_ckpts=1)
+def test_kill_while_the_only_kept_checkpoint_is_replaced(small_acdc, tmp_path):
+    config, work = faulty_config(small_acdc, tmp_path, max_keep_ckpts=1)
     proc = train(config, fault='kill:iter_:3')
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     assert files(work) == [

@@ -31,23 +31,23 @@ def losses(data, work_dir, seed=0, val_interval=100, max_iters=3):
 
 
 @pytest.fixture(scope='module')
-def seed0(tiny_acdc, tmp_path_factory):
-    return losses(tiny_acdc, tmp_path_factory.mktemp('seed0'))
+def seed0(small_acdc, tmp_path_factory):
+    return losses(small_acdc, tmp_path_factory.mktemp('seed0'))
 
 
-def test_same_seed_same_losses(seed0, tiny_acdc, tmp_path):
-    again = losses(tiny_acdc, tmp_path)
+def test_same_seed_same_losses(seed0, small_acdc, tmp_path):
+    again = losses(small_acdc, tmp_path)
     assert 'train/loss_s1' in again and len(again['train/loss']) == 3
     assert again == seed0
 
 
-def test_other_seed_other_losses(seed0, tiny_acdc, tmp_path):
-    other = losses(tiny_acdc, tmp_path, seed=1)
+def test_other_seed_other_losses(seed0, small_acdc, tmp_path):
+    other = losses(small_acdc, tmp_path, seed=1)
     assert other['train/loss'] != seed0['train/loss']
 
 
-def test_validation_does_not_shift_training(seed0, tiny_acdc, tmp_path):
+def test_validation_does_not_shift_training(seed0, small_acdc, tmp_path):
     # validating after every iteration draws from the global generators
     # (loader start-up); RandomStateHook gives training its states back
-    validated = losses(tiny_acdc, tmp_path, val_interval=1)
+    validated = losses(small_acdc, tmp_path, val_interval=1)
     assert validated == seed0

@@ -26,11 +26,11 @@ def read_results(out_dir):
     return summary, per_case
 
 
-def test_two_processes_match_one(tiny_acdc, tmp_path):
+def test_two_processes_match_one(small_acdc, tmp_path):
     # 4 volumes of 2-3 slices: an odd slice count, so the sampler pads
     split = write_split(
         str(tmp_path / 'eval.txt'), ['patient004', 'patient005'])
-    cfg = tiny_config(tiny_acdc, work_dir=str(tmp_path / 'unused'))
+    cfg = tiny_config(small_acdc, work_dir=str(tmp_path / 'unused'))
     cfg.test_dataloader.dataset.split = split
     # mmcv's large initial weights make a random head's prediction varied,
     # so every class has a score (PyTorch's smaller ones predict one class)

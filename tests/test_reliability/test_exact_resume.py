@@ -64,12 +64,12 @@ def _runtime_info(checkpoint_path: str) -> dict:
 
 
 @pytest.fixture(scope='module')
-def runs(tiny_acdc, tmp_path_factory):
+def runs(small_acdc, tmp_path_factory):
     """A reference run, and a run killed after iteration 4 (last checkpoint:
     iteration 3) then resumed, with the same config and seed."""
     base = tmp_path_factory.mktemp('resume')
     cfg = tiny_config(
-        tiny_acdc,
+        small_acdc,
         work_dir=str(base / 'killed'),
         max_iters=MAX_ITERS,
         checkpoint_interval=CKPT_INTERVAL,
@@ -172,9 +172,9 @@ class _PickledCallable:
         return (print, ('this must never run',))
 
 
-def test_resume_refuses_a_crafted_checkpoint(tiny_acdc, tmp_path):
+def test_resume_refuses_a_crafted_checkpoint(small_acdc, tmp_path):
     config = write_config(
-        tiny_config(tiny_acdc, work_dir=str(tmp_path / 'unused')),
+        tiny_config(small_acdc, work_dir=str(tmp_path / 'unused')),
         str(tmp_path / 'tiny_aigcmatch.py'))
     work_dir = tmp_path / 'crafted'
     work_dir.mkdir()

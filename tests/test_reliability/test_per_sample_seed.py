@@ -16,10 +16,10 @@ from reliability_helpers import tiny_config
 
 
 @pytest.fixture(scope='module')
-def unlabeled(tiny_acdc, tmp_path_factory):
+def unlabeled(small_acdc, tmp_path_factory):
     """The tiny tree's unlabeled dataset with the real multi-view pipeline
     (random rot/flip/rotate, two colour-jitter + blur strong views)."""
-    cfg = tiny_config(tiny_acdc, work_dir=str(tmp_path_factory.mktemp('w')))
+    cfg = tiny_config(small_acdc, work_dir=str(tmp_path_factory.mktemp('w')))
     return DATASETS.build(cfg.unlabeled_dataloader.dataset)
 
 

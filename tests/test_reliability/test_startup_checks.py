@@ -32,8 +32,8 @@ def no_checkpoint(work_dir):
 
 
 @pytest.fixture
-def config(tiny_acdc, tmp_path):
-    cfg = tiny_config(tiny_acdc, work_dir=str(tmp_path / 'work'))
+def config(small_acdc, tmp_path):
+    cfg = tiny_config(small_acdc, work_dir=str(tmp_path / 'work'))
     # as the shipped configs: disjoint_with is derived, not written
     del cfg.unlabeled_dataloader.dataset['disjoint_with']
     return write_config(cfg, str(tmp_path / 'tiny.py'))
@@ -43,20 +43,20 @@ def config(tiny_acdc, tmp_path):
                                             ('patient004', 'val'),
                                             ('patient002', 'unlabeled')])
 def test_train_refuses_a_labeled_patient_of_another_split(
-        tiny_acdc, config, tmp_path, patient, other):
+        small_acdc, config, tmp_path, patient, other):
     leaked = write_split(str(tmp_path / 'leaked.txt'),
                          ['patient001', patient])
     work_dir = str(tmp_path / 'work')
     proc = run_tool('tools/train.py', config, '--cfg-options',
                     f'train_dataloader.dataset.split={leaked}')
     assert_one_error_line(
-        proc, f'labeled split {leaked} and {other} split {tiny_acdc[other]} '
+        proc, f'labeled split {leaked} and {other} split {small_acdc[other]} '
         f'share patient(s) {patient}', 'found at start-up')
     assert no_checkpoint(work_dir)
 
 
 def test_test_tool_refuses_a_test_split_holding_a_training_patient(
-        tiny_acdc, config, tmp_path):
+        small_acdc, config, tmp_path):
     leaked = write_split(str(tmp_path / 'leaked_test.txt'),
                          ['patient005', 'patient003'])
     out = str(tmp_path / 'out')
@@ -66,15 +66,15 @@ def test_test_tool_refuses_a_test_split_holding_a_training_patient(
     proc = run_tool('tools/test.py', config, ckpt, '--out', out,
                     '--cfg-options', f'test_dataloader.dataset.split={leaked}')
     assert_one_error_line(
-        proc, f'unlabeled split {tiny_acdc["unlabeled"]} and test split '
+        proc, f'unlabeled split {small_acdc["unlabeled"]} and test split '
         f'{leaked} share patient(s) patient003')
     assert not osp.exists(out)
 
 
-def test_val_and_test_may_share_a_split_but_nothing_may_leak(tiny_acdc):
-    cfg = tiny_config(tiny_acdc, work_dir='unused')
+def test_val_and_test_may_share_a_split_but_nothing_may_leak(small_acdc):
+    cfg = tiny_config(small_acdc, work_dir='unused')
     both = write_split(
-        osp.join(osp.dirname(tiny_acdc['test']), 'valtest.txt'),
+        osp.join(osp.dirname(small_acdc['test']), 'valtest.txt'),
         ['patient004', 'patient005'])
     cfg.test_dataloader.dataset.split = both  # UniMatch's valtest protocol
     _, problems = check_config_data(
@@ -86,23 +86,23 @@ def test_val_and_test_may_share_a_split_but_nothing_may_leak(tiny_acdc):
         problems[0]
 
 
-def test_disjoint_with_follows_an_overridden_labeled_split(tiny_acdc):
-    cfg = tiny_config(tiny_acdc, work_dir='unused')
+def test_disjoint_with_follows_an_overridden_labeled_split(small_acdc):
+    cfg = tiny_config(small_acdc, work_dir='unused')
     cfg.unlabeled_dataloader.dataset.disjoint_with = ['stale_name']
     other = write_split(
-        osp.join(osp.dirname(tiny_acdc['labeled']), 'other_labeled.txt'),
+        osp.join(osp.dirname(small_acdc['labeled']), 'other_labeled.txt'),
         ['patient001'])
     cfg.train_dataloader.dataset.split = other
     derive_disjoint_with(cfg)
     assert cfg.unlabeled_dataloader.dataset.disjoint_with == [
-        other, tiny_acdc['val'], tiny_acdc['test']
+        other, small_acdc['val'], small_acdc['test']
     ]
 
 
 @pytest.fixture
-def bad_val_label(tiny_acdc, tmp_path):
+def bad_val_label(small_acdc, tmp_path):
     root = str(tmp_path / 'acdc')
-    shutil.copytree(tiny_acdc['root'], root)
+    shutil.copytree(small_acdc['root'], root)
     path = osp.join(root, 'data', 'patient004_frame01.h5')
     label = np.zeros((2, 32, 32), np.uint8)
     label[1, 5, 5] = 7
@@ -121,19 +121,19 @@ def test_train_finds_a_bad_validation_label_at_start_up(
     assert no_checkpoint(str(tmp_path / 'work'))
 
 
-def test_labels_level_reads_labels_not_images(tiny_acdc, bad_val_label,
+def test_labels_level_reads_labels_not_images(small_acdc, bad_val_label,
                                               tmp_path):
     root, path = bad_val_label
     nan_slice = osp.join(root, 'data', 'slices',
                          'patient002_frame01_slice_0.h5')
     write_h5(nan_slice, image=np.full((32, 32), np.nan, np.float32))
     val = ACDCDataset(
-        data_root=root, split=tiny_acdc['val'], mode='volume',
+        data_root=root, split=small_acdc['val'], mode='volume',
         lazy_init=True)
     found = val.check_data(check_images=False)
     assert [p.path for p in found] == [path]
     unlabeled = ACDCDataset(
-        data_root=root, split=tiny_acdc['unlabeled'], mode='unlabeled',
+        data_root=root, split=small_acdc['unlabeled'], mode='unlabeled',
         lazy_init=True)
     assert unlabeled.check_data(check_images=False) == []
     assert [p.path for p in unlabeled.check_data()] == [nan_slice]

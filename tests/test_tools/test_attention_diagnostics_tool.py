@@ -9,9 +9,9 @@ from tools.analysis.attention_diagnostics import main
 import pytest
 
 
-def test_prints_every_diagnostic(tiny_acdc, tmp_path, capsys):
+def test_prints_every_diagnostic(tiny_acdc_root, tmp_path, capsys):
     config = write_tiny_config('configs/demo/aigcmatch_demo_3case.py',
-                               tiny_acdc, str(tmp_path))
+                               tiny_acdc_root, str(tmp_path))
     model = MODELS.build(Config.fromfile(config).model)
     model.init_weights()
     ckpt = str(tmp_path / 'model.pth')
@@ -29,11 +29,11 @@ def test_prints_every_diagnostic(tiny_acdc, tmp_path, capsys):
     assert float(values['channel_overlap_random_l0']) == 0.5
 
 
-def test_refuses_a_model_without_attention_or_perturbation(tiny_acdc,
+def test_refuses_a_model_without_attention_or_perturbation(tiny_acdc_root,
                                                            tmp_path):
     from projects.aigcmatch.utils import UserError
     config = write_tiny_config('configs/demo/supbaseline_demo_3case.py',
-                               tiny_acdc, str(tmp_path))
+                               tiny_acdc_root, str(tmp_path))
     model = MODELS.build(Config.fromfile(config).model)
     ckpt = str(tmp_path / 'model.pth')
     torch.save(dict(state_dict=model.state_dict()), ckpt)

@@ -24,9 +24,9 @@ CONFIGS = {
 
 
 @pytest.mark.parametrize('backbone', list(CONFIGS))
-def test_aigcmatch_trains_five_iterations(backbone, tiny_acdc, tmp_path):
-    config = write_tiny_config(CONFIGS[backbone], tiny_acdc, str(tmp_path),
-                               max_iters=5, interval=5)
+def test_aigcmatch_trains_five_iterations(backbone, tiny_acdc_root, tmp_path):
+    config = write_tiny_config(CONFIGS[backbone], tiny_acdc_root,
+                               str(tmp_path), max_iters=5, interval=5)
     cfg = Config.fromfile(config)
     inner = cfg.model.backbone.get('backbone', cfg.model.backbone)
     assert inner.type == backbone

@@ -74,11 +74,11 @@ def test_bad_arguments(tmp_path):
         main(['--compare', 'unimatch'])  # not an A-B pair
 
 
-def test_end_to_end_on_the_tiny_tree(tiny_acdc, tmp_path, capsys):
+def test_end_to_end_on_the_tiny_tree(tiny_acdc_root, tmp_path, capsys):
     work = tmp_path / 'bench'
     argv = [
         '--datasets', 'synthetic', '--methods', 'supbaseline', '--seeds',
-        '0,1', '--jobs', '2', '--data', f'synthetic={tiny_acdc}',
+        '0,1', '--jobs', '2', '--data', f'synthetic={tiny_acdc_root}',
         '--work-root', str(work), '--cfg-options', 'train_cfg.max_iters=2',
         'param_scheduler.0.end=2', 'train_cfg.val_interval=1'
     ]

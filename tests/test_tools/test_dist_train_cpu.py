@@ -16,9 +16,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_dist_train_two_cpu_processes(tiny_acdc, tmp_path):
+def test_dist_train_two_cpu_processes(tiny_acdc_root, tmp_path):
     config = write_tiny_config('configs/demo/aigcmatch_demo_3case.py',
-                               tiny_acdc, str(tmp_path), max_iters=3,
+                               tiny_acdc_root, str(tmp_path), max_iters=3,
                                interval=3, batch_size=4)
     work_dir = str(tmp_path / 'work')
     env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1')

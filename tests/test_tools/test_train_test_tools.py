@@ -38,11 +38,12 @@ def latest_checkpoint(work_dir):
 
 
 @pytest.fixture(scope='module')
-def trained(tiny_acdc, tmp_path_factory):
+def trained(tiny_acdc_root, tmp_path_factory):
     """AIGCMatch trained 4 iterations with tools/train.py."""
     tmp = tmp_path_factory.mktemp('train')
     config = write_tiny_config('configs/demo/aigcmatch_demo_3case.py',
-                               tiny_acdc, str(tmp), max_iters=4, interval=2)
+                               tiny_acdc_root, str(tmp), max_iters=4,
+                               interval=2)
     work_dir = str(tmp / 'work')
     run([sys.executable, 'tools/train.py', config, '--work-dir', work_dir])
     return config, work_dir
@@ -73,14 +74,14 @@ def test_resume_continues_at_the_right_iteration(trained, tmp_path):
     assert osp.isfile(osp.join(work_dir, 'iter_6.pth'))
 
 
-def test_amp_flag_trains_on_a_machine_without_cuda(tiny_acdc, tmp_path):
+def test_amp_flag_trains_on_a_machine_without_cuda(tiny_acdc_root, tmp_path):
     import torch
 
     from projects.aigcmatch.compat import cpu_bf16_supported
     if torch.cuda.is_available():
         pytest.skip('checks the CPU fallback of --amp')
     config = write_tiny_config('configs/demo/aigcmatch_demo_3case.py',
-                               tiny_acdc, str(tmp_path), max_iters=2,
+                               tiny_acdc_root, str(tmp_path), max_iters=2,
                                interval=2)
     proc = run([
         sys.executable, 'tools/train.py', config, '--amp', '--work-dir',

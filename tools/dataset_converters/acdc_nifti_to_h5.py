@@ -14,8 +14,8 @@ Output, the SSL4MIS/UniMatch layout: ``OUT/data/patientXXX_frameYY.h5``
 (volumes, with the ``spacing`` attribute) and
 ``OUT/data/slices/patientXXX_frameYY_slice_Z.h5``. The ACDC split files
 shipped in ``projects/aigcmatch/datasets/splits/acdc`` apply unchanged. Axis
-order and the way back to NIfTI: ``projects/aigcmatch/datasets/converters.py``
-and ``tools/dataset_converters/h5_to_nifti.py``.
+order and the way back to NIfTI: ``projects/aigcmatch/datasets/io/`` and
+``tools/dataset_converters/h5_to_nifti.py``.
 
 Example:
     python tools/dataset_converters/acdc_nifti_to_h5.py RAW --out data/ACDC
@@ -29,8 +29,8 @@ import time
 sys.path.insert(0,
                 osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from projects.aigcmatch.datasets.converters import (  # noqa: E402
-    ConversionError, convert_acdc)
+from projects.aigcmatch.datasets.converters import convert_acdc  # noqa: E402
+from projects.aigcmatch.utils import run_tool  # noqa: E402
 from projects.aigcmatch.utils.cli import \
     print_data_warnings_as_lines  # noqa: E402
 
@@ -62,20 +62,18 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    """Convert; bad input raises (``ConversionError``, ``FileExistsError``),
+    which :func:`run_tool` prints as one ``error:`` line, exit status 2."""
     args = parse_args(argv)
-    print_data_warnings_as_lines()
+    print_data_warnings_as_lines()  # also when main() is called directly
     start = time.time()
-    try:
-        summary = convert_acdc(
-            args.raw_root,
-            args.out,
-            overwrite=args.overwrite,
-            subsets=args.subsets,
-            slices=not args.no_slices,
-            norm=args.norm)
-    except (ConversionError, FileExistsError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+    summary = convert_acdc(
+        args.raw_root,
+        args.out,
+        overwrite=args.overwrite,
+        subsets=args.subsets,
+        slices=not args.no_slices,
+        norm=args.norm)
     print(f"converted {summary['num_cases']} volumes of "
           f"{summary['num_patients']} patients ({summary['num_slices']} "
           f"slices, labels {summary['labels_found']}) to "
@@ -84,4 +82,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

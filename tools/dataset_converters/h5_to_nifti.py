@@ -1,7 +1,7 @@
 """Write volume files of the h5 layout back as NIfTI.
 
 The result has the source's orientation, affine and spacing (see
-``projects/aigcmatch/datasets/converters.py``).
+``projects/aigcmatch/datasets/io/``).
 
 Example:
     python tools/dataset_converters/h5_to_nifti.py \\
@@ -20,8 +20,8 @@ import h5py
 sys.path.insert(0,
                 osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from projects.aigcmatch.datasets.converters import (  # noqa: E402
-    ConversionError, h5_to_nifti)
+from projects.aigcmatch.datasets.io import h5_to_nifti  # noqa: E402
+from projects.aigcmatch.utils import run_tool  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,36 +43,35 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    """Write each volume; bad input raises (``ConversionError``,
+    ``FileExistsError``), which :func:`run_tool` prints as one ``error:``
+    line, exit status 2."""
     args = parse_args(argv)
     os.makedirs(args.out_dir, exist_ok=True)
-    try:
-        for path in args.volumes:
-            case = osp.basename(path)
-            case = case[:-3] if case.endswith('.h5') else case
-            label = osp.join(args.out_dir, f'{case}{args.label_suffix}.nii.gz')
-            if osp.isfile(path):
-                with h5py.File(path, 'r') as f:
-                    if 'label' not in f:  # an unlabeled scan
-                        label = None
-            image = None
-            if not args.no_image:
-                image = osp.join(args.out_dir, f'{case}.nii.gz')
-            for out in (label, image):
-                if out and osp.exists(out) and not args.overwrite:
-                    raise FileExistsError(
-                        f'{out} already exists; pass --overwrite')
-            h5_to_nifti(
-                path,
-                label_path=label,
-                image_path=image,
-                denormalise=not args.normalised)
-            written = ', '.join(p for p in (label, image) if p)
-            print(f'{path} -> {written}')
-    except (ConversionError, FileExistsError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+    for path in args.volumes:
+        case = osp.basename(path)
+        case = case[:-3] if case.endswith('.h5') else case
+        label = osp.join(args.out_dir, f'{case}{args.label_suffix}.nii.gz')
+        if osp.isfile(path):
+            with h5py.File(path, 'r') as f:
+                if 'label' not in f:  # an unlabeled scan
+                    label = None
+        image = None
+        if not args.no_image:
+            image = osp.join(args.out_dir, f'{case}.nii.gz')
+        for out in (label, image):
+            if out and osp.exists(out) and not args.overwrite:
+                raise FileExistsError(
+                    f'{out} already exists; pass --overwrite')
+        h5_to_nifti(
+            path,
+            label_path=label,
+            image_path=image,
+            denormalise=not args.normalised)
+        written = ', '.join(p for p in (label, image) if p)
+        print(f'{path} -> {written}')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

@@ -39,9 +39,10 @@ import time
 sys.path.insert(0,
                 osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from projects.aigcmatch.datasets.converters import (  # noqa: E402
-    ConversionError, convert_pairs, find_nifti_pairs, read_pairs_csv)
-from projects.aigcmatch.datasets.intensity import IntensityNorm  # noqa: E402
+from projects.aigcmatch.datasets.converters import convert_pairs  # noqa: E402
+from projects.aigcmatch.datasets.io import (  # noqa: E402
+    IntensityNorm, find_nifti_pairs, read_pairs_csv)
+from projects.aigcmatch.utils import run_tool  # noqa: E402
 from projects.aigcmatch.utils.cli import \
     print_data_warnings_as_lines  # noqa: E402
 
@@ -117,32 +118,30 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    """Convert; bad input raises (``ConversionError``, ``FileExistsError``,
+    ``ValueError``), which :func:`run_tool` prints as one ``error:`` line,
+    exit status 2."""
     args = parse_args(argv)
-    print_data_warnings_as_lines()
+    print_data_warnings_as_lines()  # also when main() is called directly
     start = time.time()
-    try:
-        norm = IntensityNorm(args.norm, tuple(args.percentiles))
-        if args.csv:
-            pairs = read_pairs_csv(args.csv, args.allow_unlabeled)
-        else:
-            pairs = find_nifti_pairs(args.images, args.labels,
-                                     args.image_pattern, args.label_pattern,
-                                     args.allow_unlabeled)
-        summary = convert_pairs(
-            pairs,
-            args.out,
-            num_classes=args.num_classes,
-            clip=tuple(args.clip) if args.clip else None,
-            overwrite=args.overwrite,
-            ratios=args.split_ratios,
-            seed=args.seed,
-            group_pattern=args.group_regex,
-            num_labeled=args.num_labeled,
-            slices=not args.no_slices,
-            norm=norm)
-    except (ConversionError, FileExistsError, ValueError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+    norm = IntensityNorm(args.norm, tuple(args.percentiles))
+    if args.csv:
+        pairs = read_pairs_csv(args.csv, args.allow_unlabeled)
+    else:
+        pairs = find_nifti_pairs(args.images, args.labels, args.image_pattern,
+                                 args.label_pattern, args.allow_unlabeled)
+    summary = convert_pairs(
+        pairs,
+        args.out,
+        num_classes=args.num_classes,
+        clip=tuple(args.clip) if args.clip else None,
+        overwrite=args.overwrite,
+        ratios=args.split_ratios,
+        seed=args.seed,
+        group_pattern=args.group_regex,
+        num_labeled=args.num_labeled,
+        slices=not args.no_slices,
+        norm=norm)
     print(f"converted {summary['num_cases']} cases "
           f"({summary['num_unlabeled']} unlabeled, {summary['num_slices']} "
           f"slices, labels {summary['labels_found']}) to "
@@ -159,4 +158,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

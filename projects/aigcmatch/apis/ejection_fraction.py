@@ -22,7 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..datasets.converters import parse_acdc_info
+from ..datasets.io.acdc_layout import parse_acdc_info
 
 _CASE = re.compile(
     r'^(?P<patient>.+?)[_-](?P<frame>frame(?P<number>\d+)|ED|ES)$', re.I)

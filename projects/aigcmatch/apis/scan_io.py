@@ -33,7 +33,7 @@ import h5py
 import nibabel as nib
 import numpy as np
 
-from ..datasets.converters import NIFTI_TO_DHW, case_id_from_path, load_nifti
+from ..datasets.io.nifti import NIFTI_TO_DHW, case_id_from_path, load_nifti
 
 #: Suffixes recognised as inputs; ``.nii.gz`` before ``.nii``.
 INPUT_SUFFIXES = ('.nii.gz', '.nii', '.h5', '.png', '.npy')

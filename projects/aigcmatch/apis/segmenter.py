@@ -19,7 +19,7 @@ import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
 
-from ..datasets.intensity import IntensityNorm, normalise_intensity
+from ..datasets.io.intensity import IntensityNorm, normalise_intensity
 from ..visualization.overlay import default_palette, save_volume_overlays
 from .class_volumes import class_volumes
 from .model_loading import ConfigLike, as_config, load_segmentor
@@ -198,7 +198,7 @@ class Segmenter:
     Each scan is normalised per volume as the training data was: the
     config's ``intensity_norm`` (default ``'robust_minmax'``: min-max, the
     layout's convention, with extreme voxels replaced first; see
-    :mod:`projects.aigcmatch.datasets.intensity`), every slice goes through
+    :mod:`projects.aigcmatch.datasets.io.intensity`), every slice goes through
     the config's test pipeline without its loaders
     (resize to the model input, 256x256 bilinear for the shipped configs),
     and the logits are resized back to the slice's size bilinearly (mmseg's

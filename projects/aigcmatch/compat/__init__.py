@@ -7,7 +7,7 @@ Three concerns, one small module each:
 * :mod:`.checkpoint` — the exact types mmengine pickles into checkpoints,
   allow-listed for ``torch.load(weights_only=True)`` (torch >= 2.6).
 * :mod:`.distributed` — CPU (gloo) distributed runs: no ``cuda.set_device``,
-  no DDP ``device_ids`` for CPU modules, SyncBN reverted, clean shutdown.
+  no DDP ``device_ids`` for CPU modules, clean shutdown.
 
 Importing this package applies the first two; they must happen before
 ``mmseg.models`` is imported or a checkpoint is loaded.
@@ -16,7 +16,7 @@ from .checkpoint import (UNSAFE_CHECKPOINT_HINT, UnreadableCheckpointError,
                          allow_mmengine_checkpoint_types, safe_load_checkpoint)
 from .distributed import (DeviceAwareDistributedDataParallel, amp_dtype,
                           cleanup_distributed, cpu_bf16_supported,
-                          init_distributed, sanitize_cfg_for_device)
+                          init_distributed)
 from .mmcv_ext import MissingCompiledOpError, install_mmcv_ext_standin
 
 install_mmcv_ext_standin()
@@ -27,6 +27,6 @@ __all__ = [
     'allow_mmengine_checkpoint_types', 'safe_load_checkpoint',
     'UnreadableCheckpointError',
     'UNSAFE_CHECKPOINT_HINT', 'DeviceAwareDistributedDataParallel',
-    'init_distributed', 'cleanup_distributed', 'sanitize_cfg_for_device',
-    'amp_dtype', 'cpu_bf16_supported'
+    'init_distributed', 'cleanup_distributed', 'amp_dtype',
+    'cpu_bf16_supported'
 ]

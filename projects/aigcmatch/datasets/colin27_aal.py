@@ -31,8 +31,11 @@ from typing import Dict, List, Sequence, Tuple
 import nibabel as nib
 import numpy as np
 
-from .converters import (ConversionError, commit_output, convert_pairs,
-                         load_nifti, prepare_output, write_split_files)
+from .converters import convert_pairs
+from .io.errors import ConversionError
+from .io.nifti import load_nifti
+from .io.staging import commit_output, prepare_output
+from .split_files import write_split_files
 
 #: Class names, index = label value.
 CLASSES = ('background', 'cortex', 'deep_grey', 'cerebellum')

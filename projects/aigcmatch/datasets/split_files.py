@@ -4,6 +4,10 @@ A split names patients (``patient099``) or volumes (``patient099_frame01``),
 never slices, so one list holds for any copy of a dataset: the dataset finds
 the files of each id under its ``data_root``. Splits shipped with the package
 live in ``datasets/splits/<dataset>/<name>.txt`` and are referred to by name.
+
+Splits are drawn here only: :func:`draw_splits` and :func:`draw_labeled`
+(patient level, seeded), and :func:`make_splits` (the converters' train / val /
+test / labeled split by case or group), written by :func:`write_split_files`.
 """
 import os
 import os.path as osp
@@ -11,6 +15,8 @@ import re
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+
+from .io.errors import ConversionError
 
 #: Folder holding one sub-folder of shipped split files per dataset.
 SPLITS_ROOT = osp.join(osp.dirname(osp.abspath(__file__)), 'splits')
@@ -179,8 +185,8 @@ def draw_splits(patients: Sequence[str], n_val: int, n_test: int,
     """Seeded patient-level train / val / test split.
 
     The one place where splits are drawn: ``tools/make_splits.py`` and the
-    converters (``converters.make_splits``) both call it, so a seed means the
-    same split everywhere.
+    converters (:func:`make_splits`) both call it, so a seed means the same
+    split everywhere.
 
     Args:
         patients (Sequence[str]): Distinct patient (or group) ids.
@@ -236,3 +242,89 @@ def draw_labeled(train: Sequence[str], sizes: Sequence[int],
         splits[f'labeled_{n}case'] = labeled
         splits[f'unlabeled_{n}case'] = sorted(set(train) - set(labeled))
     return splits
+
+
+def make_splits(case_ids: Sequence[str],
+                ratios: Sequence[float] = (0.7, 0.1, 0.2),
+                seed: int = 0,
+                group_pattern: Optional[str] = None,
+                num_labeled: Optional[int] = None) -> Dict[str, List[str]]:
+    """Seeded train/val/test split by case (or by group, e.g. patient).
+
+    Args:
+        case_ids (Sequence[str]): Volume ids.
+        ratios (Sequence[float]): Train, val, test proportions (normalised to
+            sum 1).
+        seed (int): Shuffle seed.
+        group_pattern (str, optional): Regex; cases whose first match is equal
+            stay in one split (e.g. ``'^patient\\d+'`` keeps a patient's frames
+            together).
+        num_labeled (int, optional): Also return ``labeled`` (a seeded draw
+            of ``num_labeled`` training groups) and ``unlabeled`` (the other
+            training cases).
+
+    The groups are drawn by :func:`draw_splits` and :func:`draw_labeled`,
+    as ``tools/make_splits.py`` draws them.
+
+    Returns:
+        dict[str, list[str]]: ``train``, ``val``, ``test`` (and ``labeled``,
+        ``unlabeled``), each sorted.
+    """
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or sum(ratios) <= 0:
+        raise ConversionError(
+            f'split ratios must be three non-negative numbers (train, val, '
+            f'test) with a positive sum, got {list(ratios)}')
+    groups: Dict[str, List[str]] = {}
+    for cid in sorted(case_ids):
+        key = cid
+        if group_pattern:
+            m = re.search(group_pattern, cid)
+            key = m.group(0) if m else cid
+        groups.setdefault(key, []).append(cid)
+    keys = sorted(groups)
+    total = float(sum(ratios))
+    n_val = int(round(len(keys) * ratios[1] / total))
+    n_test = int(round(len(keys) * ratios[2] / total))
+    if ratios[0] > 0:  # never leave train empty when it was asked for
+        while n_val + n_test >= len(keys) and n_val + n_test > 0:
+            if n_val >= n_test:
+                n_val -= 1
+            else:
+                n_test -= 1
+    # the same seeded draw as tools/make_splits.py (draw_splits)
+    drawn = draw_splits(keys, n_val, n_test, seed)
+    parts = {name: drawn[name] for name in ('train', 'val', 'test')}
+    if num_labeled is not None:
+        n_train = len(parts['train'])
+        if not 0 < num_labeled <= n_train:
+            raise ConversionError(
+                f'num_labeled must be in 1..{n_train} (the number of training '
+                f'cases/groups), got {num_labeled}')
+        sets = draw_labeled(parts['train'], [num_labeled], seed)
+        parts['labeled'] = sets[f'labeled_{num_labeled}case']
+        parts['unlabeled'] = sets[f'unlabeled_{num_labeled}case']
+    return {
+        name: sorted(c for k in ks for c in groups[k])
+        for name, ks in parts.items()
+    }
+
+
+def write_split_files(splits: Dict[str, List[str]],
+                      out_dir: str) -> Dict[str, str]:
+    """Write ``out_dir/<name>.txt``, one id a line.
+
+    Args:
+        splits (dict[str, list[str]]): Split name -> ids.
+        out_dir (str): Folder to write into (created if missing).
+
+    Returns:
+        dict[str, str]: split name -> path.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {}
+    for name, ids in splits.items():
+        paths[name] = osp.join(out_dir, f'{name}.txt')
+        with open(paths[name], 'w') as f:
+            f.writelines(f'{cid}\n' for cid in ids)
+    return paths
+

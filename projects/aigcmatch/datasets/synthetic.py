@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from .intensity import normalise_intensity
+from .io.intensity import normalise_intensity
 
 #: ACDC label convention used by every file this module writes.
 ACDC_CLASSES = ('background', 'RV', 'Myo', 'LV')

@@ -219,7 +219,7 @@ class MedicalMetric(BaseMetric):
         import h5py
         import nibabel as nib
 
-        from ..datasets.converters import dhw_to_nifti
+        from ..datasets.io.nifti import dhw_to_nifti
         os.makedirs(self.prediction_dir, exist_ok=True)
         for volume in volumes:
             affine, codes = None, {}

@@ -22,7 +22,8 @@ image towards 0: the model sees a blank scan. The schemes here:
     0.5 % saturate.
 
 Whenever far voxels exist, an :class:`IntensityOutlierWarning` names the
-file, how many there were and what was done with them.
+file, how many there were and what was done with them. :func:`minmax_normalise`
+is plain min-max with an optional clip, outside the schemes.
 """
 import math
 import warnings
@@ -218,3 +219,31 @@ def outlier_message(info: NormalisationInfo, norm: IntensityNorm,
     return (f'{what} were replaced by the median of their in-plane 3x3 '
             f'neighbourhood; the rest, {info.low:.6g}..{info.high:.6g}, was '
             'min-max normalised (robust_minmax)')
+
+
+def minmax_normalise(
+    image: np.ndarray,
+    clip: Optional[Tuple[float, float]] = None
+) -> Tuple[np.ndarray, Tuple[float, float]]:
+    """Per-volume min-max normalisation to [0, 1] (SSL4MIS ACDC convention).
+
+    Plain min-max: one extreme voxel squashes the image. The converters use
+    :func:`normalise_intensity` (``'robust_minmax'``), which is
+    this on scans without extreme voxels.
+
+    Args:
+        image (np.ndarray): Any-shaped array.
+        clip (tuple[float, float], optional): Clip to (low, high) first, e.g. a
+            CT window.
+
+    Returns:
+        tuple: float32 normalised array, and the (min, max) it was normalised
+            from.
+    """
+    image = image.astype(np.float32)
+    if clip is not None:
+        image = np.clip(image, clip[0], clip[1])
+    lo, hi = float(image.min()), float(image.max())
+    # a constant volume carries no contrast: zeros, not a division by zero
+    scale = hi - lo if hi > lo else 1.0
+    return ((image - lo) / scale).astype(np.float32), (lo, hi)

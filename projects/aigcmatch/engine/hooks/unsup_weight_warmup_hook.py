@@ -17,10 +17,15 @@ class UnsupWeightWarmupHook(Hook):
     so consistency on them teaches the model to predict background everywhere
     before the labeled loss has taught it anything (on the demo data the
     semi-supervised run then trails the supervised baseline for hundreds of
-    iterations). The hook sets the segmentor's ``unsup_scale`` before every
-    training iteration to ``ramp(iter / warmup_iters)``: the sigmoid-shaped
-    ``exp(-5 (1 - t)^2)`` of Laine & Aila (2017), or linear, then 1.
-    It depends only on the iteration, so resumed runs continue exactly.
+    iterations).
+
+    The hook edits the segmentor's ``loss_weights`` dict in place: at
+    ``before_train`` it keeps the configured ``strong`` and ``fp`` weights,
+    and before every training iteration it sets each to that value times
+    ``ramp(iter / warmup_iters)``: the sigmoid-shaped ``exp(-5 (1 - t)^2)``
+    of Laine & Aila (2017), or linear, then 1. The ``labeled`` weight is left
+    alone. The factor is logged as ``train/unsup_scale``. It depends only on
+    the iteration, so resumed runs continue exactly.
 
     Args:
         warmup_iters (int): Iterations until the full weight. 0 disables.
