@@ -84,24 +84,36 @@ def test_base_config_switches_on_channels_last_only():
 
 
 def test_channels_last_same_losses_and_gradients():
-    plain, fast = build(channels_last=False), build(channels_last=True)
-    fast.load_state_dict(plain.state_dict())
-    conv = fast.backbone.levels[1][0].conv.weight
-    assert conv.is_contiguous(memory_format=torch.channels_last)
-    assert not plain.backbone.levels[1][0].conv.weight.is_contiguous(
-        memory_format=torch.channels_last)
-    feats = fast.extract_feat(torch.rand(2, 1, SIZE, SIZE))
-    assert feats[1].is_contiguous(memory_format=torch.channels_last)
+    # float64, so that the two memory formats differ only by rounding far
+    # below what the check tolerates (in float32, BN on a 2-image batch
+    # amplifies the layouts' different summation orders to ~2 % of a
+    # gradient); conf_thresh 0 so the unlabeled losses and the guided
+    # perturbations take part.
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        plain = build(channels_last=False, conf_thresh=0.0)
+        fast = build(channels_last=True, conf_thresh=0.0)
+        fast.load_state_dict(plain.state_dict())
+        conv = fast.backbone.levels[1][0].conv.weight
+        assert conv.is_contiguous(memory_format=torch.channels_last)
+        assert not plain.backbone.levels[1][0].conv.weight.is_contiguous(
+            memory_format=torch.channels_last)
+        feats = fast.extract_feat(torch.rand(2, 1, SIZE, SIZE))
+        assert feats[1].is_contiguous(memory_format=torch.channels_last)
 
-    losses_p, grads_p = total_and_grads(plain)
-    losses_f, grads_f = total_and_grads(fast)
+        losses_p, grads_p = total_and_grads(plain)
+        losses_f, grads_f = total_and_grads(fast)
+    finally:
+        torch.set_default_dtype(default)
     assert losses_p.keys() == losses_f.keys()
+    assert all(losses_p[k] > 0 for k in ('loss_s1', 'loss_s2', 'loss_fp'))
     for key in losses_p:
         torch.testing.assert_close(losses_f[key], losses_p[key],
-                                   rtol=1e-4, atol=1e-5)
+                                   rtol=1e-9, atol=1e-12)
     for key in grads_p:
         torch.testing.assert_close(grads_f[key], grads_p[key],
-                                   rtol=1e-3, atol=1e-5)
+                                   rtol=1e-7, atol=1e-10)
     # the state dict stays loadable by a plain model (checkpoints)
     plain.load_state_dict(fast.state_dict())
 
@@ -112,15 +124,18 @@ def test_compile_with_tracing_backend_matches_eager():
     compiled = build((4, 8), channels_last=False,
                      torch_compile=dict(backend='eager'))
     compiled.load_state_dict(eager.state_dict())
-    assert set(compiled._compiled) == {'backbone', 'decode',
-                                       'decode_with_attention'}
+    # the head's attention decode too when the head has attention modules
+    expected = {'backbone', 'decode'} | (
+        {'decode_with_attention'}
+        if compiled.decode_head.provides_attention else set())
+    assert set(compiled._compiled) == expected
     assert 'torch_compile' not in str(list(compiled.state_dict()))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         losses_c, _ = total_and_grads(compiled)
     assert not [w for w in caught if 'torch.compile failed' in str(w.message)]
     losses_e, _ = total_and_grads(eager)
-    assert len(compiled._compiled) == 3  # still compiled: nothing failed
+    assert set(compiled._compiled) == expected  # nothing fell back to eager
     for key in losses_e:
         torch.testing.assert_close(losses_c[key], losses_e[key])
 

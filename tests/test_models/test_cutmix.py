@@ -333,3 +333,21 @@ def test_same_paste_has_no_shift():
     mask, shift = build('RandomCutMix', prob=1.0).generate_boxes(
         None, None, (3, 16, 16))
     assert not shift.any() and mask.flatten(1).any(1).all()
+
+
+def test_shift_maps_is_a_roll_per_sample():
+    from projects.aigcmatch.models.perturbations.base_cutmix import shift_maps
+    g = torch.Generator().manual_seed(0)
+    for shape in ((3, 5, 7), (3, 2, 5, 7)):
+        maps = torch.rand(shape, generator=g)
+        shift = torch.tensor([[0, 0], [2, -3], [-6, 9]])
+        expected = torch.stack([
+            torch.roll(m, (int(dy), int(dx)), dims=(-2, -1))
+            for m, (dy, dx) in zip(maps, shift.tolist())
+        ])
+        torch.testing.assert_close(shift_maps(maps, shift), expected,
+                                   rtol=0, atol=0)
+    labels = torch.randint(0, 4, (2, 6, 6), generator=g)
+    moved = shift_maps(labels, torch.tensor([[1, 1], [5, 0]]))
+    assert moved.dtype == labels.dtype
+    assert torch.equal(moved[0], torch.roll(labels[0], (1, 1), (0, 1)))
