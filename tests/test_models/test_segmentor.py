@@ -274,9 +274,9 @@ def design_weak_prediction(monkeypatch, model, n_x: int, plan, mix_plan=()):
     with a known class and margin per sample (``plan``: (class, margin)).
     ``mix_plan`` does the same for a batch of only ``len(mix_plan)`` images
     (the partner pass of mix_source='loader')."""
-    original = model.decode_head.forward_with_attention
+    original = model._decode  # the clean and the partner passes' decode
 
-    def forward_with_attention(feats):
+    def decode(feats):
         logits, attention = original(feats)
         design = torch.zeros_like(logits)
         if logits.shape[0] == n_x + len(plan):
@@ -289,8 +289,7 @@ def design_weak_prediction(monkeypatch, model, n_x: int, plan, mix_plan=()):
             design[i, cls] = margin
         return logits * 0 + design, attention
 
-    monkeypatch.setattr(model.decode_head, 'forward_with_attention',
-                        forward_with_attention)
+    monkeypatch.setattr(model, '_decode', decode)
 
 
 def test_pseudo_labels_and_confidences_get_the_images_mask(monkeypatch):

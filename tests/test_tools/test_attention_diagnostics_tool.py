@@ -18,7 +18,7 @@ def test_prints_every_diagnostic(tiny_acdc_root, tmp_path, capsys):
     torch.save(dict(state_dict=model.state_dict()), ckpt)
     main([config, ckpt, '--max-slices', '6', '--draws', '3'])
     out = capsys.readouterr().out
-    assert "on 6 slices of split 'val'; attention source HeadAttention" in out
+    assert "on 6 slices of split 'val'; attention source PredictionAttention" in out
     values = dict(
         line.split() for line in out.splitlines() if len(line.split()) == 2)
     for key in ('att_auc', 'att_entropy', 'box_fg', 'box_fg_random',
