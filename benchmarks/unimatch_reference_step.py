@@ -59,23 +59,27 @@ def per_class_dice_loss(logits: Tensor, target: Tensor, mask: Tensor,
     """The same loss computed the way UniMatch's medical code does it.
 
     The value equals :func:`soft_dice_loss` (tested); the work does not: the
-    one-hot target is built class by class, every class selects the kept
-    pixels of its probability and target planes with a boolean mask (a copy
-    each), and every class's Dice is read back with ``.item()`` (UniMatch
-    keeps them in a list; on a GPU each is a host-device sync). This is the
-    reference's Dice so that its step costs what UniMatch's step costs.
+    one-hot target is built class by class (a comparison with a tensor of
+    the class index each), and every class selects the kept pixels of its
+    probability and target planes with a boolean mask recomputed for each of
+    the six selections of its three sums (a copy each), and reads its Dice
+    back with ``.item()`` (UniMatch keeps them in a list; on a GPU each is a
+    host-device sync). This is the reference's Dice so that its step costs
+    what UniMatch's step costs.
     """
     prob = logits.float().softmax(dim=1)
     target = target.long()[:, None]
-    onehot = torch.cat([target == k for k in range(num_classes)],
-                       dim=1).float()
-    keep = mask.bool()
+    onehot = torch.cat([target == k * torch.ones_like(target)
+                        for k in range(num_classes)], dim=1).float()
+    drop = (mask == 0).float()  # UniMatch passes the pixels to ignore
     loss = 0.0
     per_class = []
     for k in range(num_classes):
-        p_k, t_k = prob[:, k][keep], onehot[:, k][keep]
-        dice = (2 * (p_k * t_k).sum() + smooth) / (
-            (t_k * t_k).sum() + (p_k * p_k).sum() + smooth)
+        p_k, t_k = prob[:, k], onehot[:, k]
+        inter = (p_k[drop != 1] * t_k[drop != 1]).sum()
+        t_sum = (t_k[drop != 1] * t_k[drop != 1]).sum()
+        p_sum = (p_k[drop != 1] * p_k[drop != 1]).sum()
+        dice = (2 * inter + smooth) / (t_sum + p_sum + smooth)
         per_class.append(dice.item())
         loss = loss + (1 - dice)
     return loss / num_classes
