@@ -17,8 +17,8 @@ from mmseg.registry import DATASETS, TRANSFORMS
 
 from .h5_checks import (DataProblem, h5_value_problems, inspect_h5_header,
                         raise_problems)
-from .split_files import (DEFAULT_PATIENT_PATTERN, id_matches_case,
-                          patients_of_split, read_split, resolve_split)
+from .split_checks import disjoint_problems, match_ids
+from .split_files import DEFAULT_PATIENT_PATTERN, read_split, resolve_split
 
 MODES = ('labeled', 'unlabeled', 'volume')
 
@@ -235,7 +235,8 @@ class H5SliceDataset(BaseSegDataset):
             ids = read_split(self.split_path)
         except (ValueError, OSError) as err:
             return [], [DataProblem(self.split_path, str(err), type(err))]
-        problems = self._disjoint_problems(ids)
+        problems = disjoint_problems(self.split_path, ids,
+                                     self.disjoint_with, self.patient_pattern)
         if self.mode == 'volume':
             volumes, found = self._find_volumes(ids)
             files = [(case, path, None) for case, path in volumes]
@@ -264,67 +265,6 @@ class H5SliceDataset(BaseSegDataset):
             sys.stderr.write('\n')
         return infos, problems
 
-    def _disjoint_problems(self, ids: List[str]) -> List[DataProblem]:
-        mine = set(patients_of_split(ids, self.patient_pattern))
-        problems = []
-        for other_path in self.disjoint_with:
-            try:
-                other_ids = read_split(other_path)
-            except (ValueError, OSError) as err:
-                problems.append(DataProblem(other_path, str(err), type(err)))
-                continue
-            other = set(patients_of_split(other_ids, self.patient_pattern))
-            shared = sorted(mine & other)
-            if shared:
-                problems.append(
-                    DataProblem(
-                        self.split_path,
-                        f'split {self.split_path} and split {other_path} '
-                        f'share patient(s) {", ".join(shared[:10])}; '
-                        'expected no patient on both sides (e.g. labeled vs '
-                        'unlabeled; a config that changes one split must '
-                        'update disjoint_with too)', ValueError))
-        return problems
-
-    def _match(self, ids: List[str], cases: Sequence[str], where: str
-               ) -> Tuple[Dict[str, List[str]], List[DataProblem]]:
-        """Cases named by each split id; every id must name at least one."""
-        found: Dict[str, List[str]] = {}
-        owner: Dict[str, str] = {}
-        missing = []
-        problems = []
-        for split_id in ids:
-            matched = sorted(c for c in cases if id_matches_case(split_id, c))
-            if not matched:
-                missing.append(split_id)
-            kept = []
-            for case in matched:
-                if case in owner:
-                    problems.append(
-                        DataProblem(
-                            self.split_path,
-                            f'split file {self.split_path}: ids '
-                            f'{owner[case]!r} and {split_id!r} both name '
-                            f'case {case!r}; expected each case named once',
-                            ValueError))
-                    continue
-                owner[case] = split_id
-                kept.append(case)
-            found[split_id] = kept
-        if missing:
-            shown = ', '.join(missing[:10])
-            more = f' and {len(missing) - 10} more' if len(
-                missing) > 10 else ''
-            problems.append(
-                DataProblem(
-                    self.split_path,
-                    f'split file {self.split_path} names {shown}{more}, but '
-                    f'{where} holds no file of it; expected {where}/'
-                    f'{missing[0]}*' +
-                    ('_slice_<k>.h5' if 'slice' in where else '.h5'),
-                    FileNotFoundError))
-        return found, problems
-
     def _find_slices(
         self, ids: List[str]
     ) -> Tuple[List[Tuple[str, List[str]]], List[DataProblem]]:
@@ -344,7 +284,8 @@ class H5SliceDataset(BaseSegDataset):
             if match and entry.is_file():
                 by_case[match['case']].append(
                     (int(match['index']), entry.path))
-        found, problems = self._match(ids, list(by_case), folder)
+        found, problems = match_ids(self.split_path, ids, list(by_case),
+                                    folder)
         return [(case, [p for _, p in sorted(by_case[case])])
                 for split_id in ids for case in found[split_id]], problems
 
@@ -366,7 +307,8 @@ class H5SliceDataset(BaseSegDataset):
             for entry in os.scandir(folder)
             if entry.name.endswith('.h5') and entry.is_file()
         }
-        found, problems = self._match(ids, list(paths), folder)
+        found, problems = match_ids(self.split_path, ids, list(paths),
+                                    folder)
         return [(case, paths[case]) for split_id in ids
                 for case in found[split_id]], problems
 

@@ -1,14 +1,17 @@
 """What a training step logs to tell whether the attention guides anything.
 
-All functions take detached tensors, return tensors (no host sync) and are
-cheap next to the step's convolutions.
+All functions return tensors (no host sync) and are cheap next to the step's
+convolutions. The measures take detached tensors; ``step_logs``, which
+gathers them for ``WeakToStrongSegmentor``'s step, detaches what it reads.
 """
 import math
-from typing import Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from mmseg.models.utils import resize
+from mmseg.utils import SampleList
+from torch import Tensor, nn
 
 from ..perturbations.att_cutmix import box_means
 
@@ -137,6 +140,53 @@ def map_entropy(spatial: Tensor) -> Tensor:
     p = flat / flat.sum(dim=1, keepdim=True).clamp_min(1e-12)
     entropy = -(p * p.clamp_min(1e-12).log()).sum(dim=1)
     return entropy.mean() / math.log(flat.shape[1])
+
+
+def step_logs(decode_head: nn.Module, att: Optional[dict],
+              samples: SampleList, n_x: int, confident: Tensor, pseudo: Tensor,
+              logits_fp: Optional[Tensor], boxes) -> Dict[str, Tensor]:
+    """Monitoring values of one training step: confident share (overall and
+    per class), how well the attention finds the labeled foreground, what
+    the boxes hold, and how far the feature perturbation moves the
+    prediction.
+
+    Args:
+        decode_head (nn.Module): The segmentor's head (number of classes,
+            ignore index, ground truth stacking).
+        att (dict, optional): The attention maps of the clean images, the
+            ``n_x`` labeled ones first.
+        samples (list): The labeled data samples.
+        n_x (int): Number of labeled images.
+        confident (Tensor): 1.0 where a weak-view pixel is confident.
+        pseudo (Tensor): The weak view's pseudo-labels.
+        logits_fp (Tensor, optional): The FP branch's logits.
+        boxes (list): ``[(mask where cut from the partner, partner
+            foreground)]`` per strong view; empty without CutMix.
+    """
+    out = dict(conf_ratio=confident.mean())
+    ratios = confident_ratio_per_class(confident, pseudo,
+                                       decode_head.num_classes)
+    for k in range(ratios.numel()):
+        out[f'conf_ratio_c{k}'] = ratios[k]
+    if att is not None:
+        spatial = att['spatial'].detach()
+        labels = decode_head._stack_batch_gt(samples)[:, 0]
+        att_x = spatial[:n_x]
+        if att_x.shape[-2:] != labels.shape[-2:]:
+            att_x = resize(att_x.float(), size=labels.shape[-2:],
+                           mode='bilinear', align_corners=False)
+        out['att_auc'] = attention_auc(att_x, labels, decode_head.ignore_index)
+        out['att_entropy'] = map_entropy(spatial[n_x:])
+    if boxes:
+        cover = [box_coverage(m, fg) for m, fg in boxes]
+        out['box_fg'] = sum(c[0] for c in cover) / len(cover)
+        out['box_fg_random'] = sum(c[1] for c in cover) / len(cover)
+        if len(boxes) > 1:
+            out['box_iou'] = box_iou(boxes[0][0], boxes[1][0])
+    if logits_fp is not None:
+        out['fp_flip'] = (logits_fp.detach().argmax(1) !=
+                          pseudo).float().mean()
+    return out
 
 
 def _shrunk(size) -> Tuple[int, int]:

@@ -14,12 +14,12 @@ from ..perturbations.base_cutmix import shift_maps
 from ..utils import (FastStepMixin, batch_tail, frozen_bn_stats,
                      reset_conv_weights)
 from . import step_diagnostics
-
-MIX_SOURCES = ('batch', 'loader')
-FP_DECODES = ('separate', 'joint')
-BN_STATS = ('clean', 'all')
-PSEUDO_LABEL_PASSES = ('student', 'eval')
-CONV_INITS = ('kaiming', 'pytorch')
+from .segmentor_config import (BN_STATS, CONV_INITS, FP_DECODES,  # noqa: F401
+                               MIX_SOURCES, PSEUDO_LABEL_PASSES,
+                               build_attention_source, check_batch_sizes,
+                               check_choices, check_combinations)
+from .segmentor_config import class_thresholds as _class_thresholds
+from .segmentor_config import loss_weights_of
 
 
 @MODELS.register_module()
@@ -168,30 +168,11 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
                          init_cfg)
         self._class_thresh = _class_thresholds(conf_thresh,
                                                self.decode_head.num_classes)
-        for name, value, choices in (
-            ('pseudo_label_pass', pseudo_label_pass, PSEUDO_LABEL_PASSES),
-            ('mix_source', mix_source, MIX_SOURCES),
-            ('fp_decode', fp_decode, FP_DECODES),
-            ('bn_stats', bn_stats, BN_STATS),
-            ('conv_init', conv_init, CONV_INITS)):
-            if value not in choices:
-                raise ValueError(f'{name} must be one of {choices}, got '
-                                 f'"{value}"')
+        check_choices(pseudo_label_pass, mix_source, fp_decode, bn_stats,
+                      conv_init)
         if not strong_views:
             raise ValueError('strong_views must name at least one view')
-        weights = dict(labeled=1.0, strong=0.5, fp=0.5)
-        unknown = set(loss_weights or {}) - set(weights)
-        if unknown:
-            raise ValueError(f'unknown loss_weights keys {sorted(unknown)}; '
-                             f'expected {sorted(weights)}')
-        weights.update(loss_weights or {})
-        negative = {k: v for k, v in weights.items() if v < 0}
-        if negative:
-            raise ValueError(f'loss_weights must be >= 0, got {negative}')
-        if loss_normalizer <= 0:
-            raise ValueError(
-                f'loss_normalizer must be > 0, got {loss_normalizer}')
-        self.loss_weights = weights
+        self.loss_weights = loss_weights_of(loss_weights, loss_normalizer)
         self.loss_normalizer = float(loss_normalizer)
         self.conf_thresh = conf_thresh if self._class_thresh is not None \
             else float(conf_thresh)
@@ -208,22 +189,12 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
             MODELS.build(feature_perturbation)
             if feature_perturbation else None)
         self.unsup_loss = MODELS.build(unsup_loss)
-        self.attention_source = self._build_attention_source(
-            attention_source)
-        if (type(self.attention_source).__name__ == 'GradCAMAttention'
-                and mix_source == 'loader'
-                and getattr(self.image_perturbation, 'requires_attention',
-                            False)):
-            raise ValueError(
-                "GradCAMAttention needs gradients, which the no-grad partner "
-                "pass of mix_source='loader' has not; use mix_source='batch'")
-        if fp_decode == 'joint' and getattr(self.feature_perturbation,
-                                            'requires_attention', False):
-            raise ValueError(
-                "fp_decode='joint' decodes clean and perturbed features in "
-                'one pass, but feature_perturbation '
-                f'{type(self.feature_perturbation).__name__} needs the '
-                "attention of the clean pass first; use fp_decode='separate'")
+        self.attention_source = build_attention_source(
+            attention_source, self.decode_head,
+            dict(image_perturbation=self.image_perturbation,
+                 feature_perturbation=self.feature_perturbation))
+        check_combinations(self.attention_source, self.image_perturbation,
+                           self.feature_perturbation, mix_source, fp_decode)
         self._setup_fast_step(channels_last, torch_compile)
 
     def init_weights(self) -> None:
@@ -235,57 +206,6 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
                 module = getattr(self, name, None)
                 if isinstance(module, torch.nn.Module):
                     reset_conv_weights(module)
-
-    # ------------------------------------------------------------------ #
-    # checks
-    # ------------------------------------------------------------------ #
-    def _build_attention_source(self, cfg: OptConfigType):
-        has_head_att = getattr(self.decode_head, 'provides_attention', False)
-        needs = [
-            role for role in ('image_perturbation', 'feature_perturbation')
-            if getattr(getattr(self, role), 'requires_attention', False)
-        ]
-        if cfg is None:
-            if not needs:
-                return None
-            if not has_head_att:
-                module = getattr(self, needs[0])
-                raise ValueError(
-                    f'{needs[0]} {type(module).__name__} is guided by '
-                    'attention, but there is no attention_source and decode_'
-                    f'head {type(self.decode_head).__name__} does not provide '
-                    'attention (set attention_source, e.g. '
-                    "dict(type='PredictionAttention'), use AttUNetHead with "
-                    'attention=True, or the random counterpart)')
-            cfg = dict(type='HeadAttention')
-        source = MODELS.build(cfg)
-        if source.requires_head_attention and not has_head_att:
-            raise ValueError(
-                f'attention_source {type(source).__name__} reads the head\'s '
-                f'attention, but decode_head {type(self.decode_head).__name__}'
-                ' does not provide it (use AttUNetHead with attention=True)')
-        return source
-
-    def check_train_batches(self, batch_sizes: Dict[str, int]) -> None:
-        """Called by the training loop with each branch's batch size."""
-        if 'unlabeled' not in batch_sizes:
-            return
-        if self.image_perturbation is None:
-            return
-        if self.mix_source == 'batch' and batch_sizes['unlabeled'] < 2:
-            raise ValueError(
-                "mix_source='batch' pairs each unlabeled image with another "
-                'image of its batch: the unlabeled batch size must be >= 2, '
-                f"got {batch_sizes['unlabeled']}")
-        if self.mix_source == 'loader':
-            if 'mix' not in batch_sizes:
-                raise ValueError("mix_source='loader' needs a `mix_dataloader`"
-                                 ' in the config')
-            if batch_sizes['mix'] != batch_sizes['unlabeled']:
-                raise ValueError(
-                    "mix_source='loader': the mix batch size "
-                    f"({batch_sizes['mix']}) must equal the unlabeled batch "
-                    f"size ({batch_sizes['unlabeled']})")
 
     # ------------------------------------------------------------------ #
     # training step
@@ -358,8 +278,8 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
             loss = self.unsup_loss(
                 logit, target['pseudo'],
                 weight=self._confident(target['conf'], target['pseudo']))
-            losses[f'loss_{_short(name)}'] = loss * w['strong'] / len(
-                targets) / norm
+            short = name.replace('strong', 's')
+            losses[f'loss_{short}'] = loss * w['strong'] / len(targets) / norm
         if logits_fp is not None:
             loss = self.unsup_loss(logits_fp, pseudo_u_w, weight=confident_u_w)
             losses['loss_fp'] = loss * w['fp'] / norm
@@ -367,9 +287,10 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
         # 8. Diagnostics (logged, never back-propagated).
         if self.diagnostics:
             losses.update(
-                self._diagnostics(att, data_samples['labeled'], n_x,
-                                  confident_u_w, pseudo_u_w, logits_fp,
-                                  boxes))
+                step_diagnostics.step_logs(self.decode_head, att,
+                                           data_samples['labeled'], n_x,
+                                           confident_u_w, pseudo_u_w,
+                                           logits_fp, boxes))
         else:
             losses['conf_ratio'] = confident_u_w.mean()
         return losses
@@ -385,6 +306,11 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
         if self.image_perturbation is not None and self.mix_source == 'loader':
             return ('labeled', 'unlabeled', 'mix')
         return ('labeled', 'unlabeled')
+
+    def check_train_batches(self, batch_sizes: Dict[str, int]) -> None:
+        """Called by the training loop with each branch's batch size."""
+        check_batch_sizes(batch_sizes, self.image_perturbation,
+                          self.mix_source)
 
     def _perturbed_pass(self):
         """A strong or separate FP pass: with ``bn_stats='clean'`` its BN
@@ -502,49 +428,12 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
             boxes.append((cut, (partner_pseudo > 0).float()))
         return targets, boxes
 
-    def _diagnostics(self, att: Optional[dict], samples: SampleList, n_x: int,
-                     confident: Tensor, pseudo: Tensor,
-                     logits_fp: Optional[Tensor], boxes) -> Dict[str, Tensor]:
-        """Monitoring values: confident share (overall and per class), how
-        well the attention finds the labeled foreground, what the boxes
-        hold, and how far the feature perturbation moves the prediction."""
-        out = dict(conf_ratio=confident.mean())
-        ratios = step_diagnostics.confident_ratio_per_class(
-            confident, pseudo, self.decode_head.num_classes)
-        for k in range(ratios.numel()):
-            out[f'conf_ratio_c{k}'] = ratios[k]
-        if att is not None:
-            spatial = att['spatial'].detach()
-            labels = self.decode_head._stack_batch_gt(samples)[:, 0]
-            att_x = spatial[:n_x]
-            if att_x.shape[-2:] != labels.shape[-2:]:
-                att_x = resize(att_x.float(), size=labels.shape[-2:],
-                               mode='bilinear', align_corners=False)
-            out['att_auc'] = step_diagnostics.attention_auc(
-                att_x, labels, self.decode_head.ignore_index)
-            out['att_entropy'] = step_diagnostics.map_entropy(spatial[n_x:])
-        if boxes:
-            cover = [step_diagnostics.box_coverage(m, fg) for m, fg in boxes]
-            out['box_fg'] = sum(c[0] for c in cover) / len(cover)
-            out['box_fg_random'] = sum(c[1] for c in cover) / len(cover)
-            if len(boxes) > 1:
-                out['box_iou'] = step_diagnostics.box_iou(
-                    boxes[0][0], boxes[1][0])
-        if logits_fp is not None:
-            out['fp_flip'] = (logits_fp.detach().argmax(1) !=
-                              pseudo).float().mean()
-        return out
-
 
 def _confidence_and_label(logits: Tensor):
     """Max softmax probability and arg-max class, in float32 also when the
     logits are half precision (AMP): a 0.95 threshold on bf16 confidences
     would be a threshold on 8-bit mantissas."""
     return logits.detach().float().softmax(dim=1).max(dim=1)
-
-
-def _short(view: str) -> str:
-    return view.replace('strong', 's')
 
 
 def _slice_attention(attention, start, stop):
@@ -556,19 +445,3 @@ def _slice_attention(attention, start, stop):
 def _spatial(maps: Optional[dict]):
     return None if maps is None else maps['spatial']
 
-
-def _class_thresholds(conf_thresh, num_classes: int) -> Optional[Tensor]:
-    """Per-class thresholds as a tensor, None for one number; checked."""
-    if isinstance(conf_thresh, (list, tuple)):
-        if len(conf_thresh) != num_classes or not all(
-                isinstance(t, (int, float)) and 0.0 <= t <= 1.0
-                for t in conf_thresh):
-            raise ValueError(
-                'conf_thresh must be a number in [0, 1] or one per class '
-                f'({num_classes}), got {conf_thresh!r}')
-        return torch.tensor([float(t) for t in conf_thresh])
-    if not isinstance(conf_thresh, (int, float)) or \
-            not 0.0 <= conf_thresh <= 1.0:
-        raise ValueError('conf_thresh must be a number in [0, 1] or one '
-                         f'per class, got {conf_thresh!r}')
-    return None
