@@ -12,13 +12,11 @@ import pytest
 from mmengine.config import Config
 
 import projects.aigcmatch  # noqa: F401  (compat first, then registration)
-from projects.aigcmatch.engine.runner import TRAIN_LOADERS
+from config_shrink import shrink
 from projects.aigcmatch.utils import (apply_cfg_options,
                                       sanitize_cfg_for_device)
-from projects.aigcmatch.utils.config import DATALOADER_KEYS
 
 CONFIGS = osp.join(osp.dirname(__file__), '..', '..', 'configs')
-SIZE = 32
 
 
 @pytest.fixture(scope='session')
@@ -28,18 +26,6 @@ def val_one_patient(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp('splits') / 'val_one_patient.txt'
     path.write_text('patient002\n')  # first patient of the val split
     return str(path)
-
-
-def set_resize_scale(node, scale) -> None:
-    """Point every ``Resize`` of every pipeline at ``scale`` (w, h)."""
-    if isinstance(node, dict):
-        if node.get('type') == 'Resize':
-            node['scale'] = scale
-        for value in node.values():
-            set_resize_scale(value, scale)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            set_resize_scale(value, scale)
 
 
 def shrink_config(config: str,
@@ -66,25 +52,11 @@ def shrink_config(config: str,
     Returns:
         Config: Ready for ``Runner.from_cfg``.
     """
-    cfg = Config.fromfile(osp.join(CONFIGS, config))
-    apply_cfg_options(cfg, {'data_root': root})
-    set_resize_scale(cfg._cfg_dict, (SIZE, SIZE))
-    for name in DATALOADER_KEYS:
-        if cfg.get(name) is None:
-            continue
-        cfg[name].num_workers = 0
-        cfg[name].persistent_workers = False
-        if name in TRAIN_LOADERS:
-            cfg[name].batch_size = batch_size
+    cfg = shrink(Config.fromfile(osp.join(CONFIGS, config)), max_iters,
+                 data_root=root, batch_size=batch_size)
     for name in ('val_dataloader', 'test_dataloader'):
         cfg[name].dataset.split = val_split
-    cfg.train_cfg.max_iters = max_iters
-    cfg.train_cfg.val_interval = max_iters
     cfg.train_cfg.val_begin = max_iters if validate else max_iters + 1
-    for scheduler in cfg.param_scheduler:
-        scheduler.end = max_iters
-    cfg.default_hooks.checkpoint.interval = max_iters
-    cfg.default_hooks.logger.interval = 1
     # Unique names: mmengine keeps one message hub / visualizer per name,
     # and runs in one process would otherwise share them.
     name = f'{osp.splitext(osp.basename(config))[0]}_{uuid.uuid4().hex[:8]}'

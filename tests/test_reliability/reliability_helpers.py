@@ -7,6 +7,7 @@ import subprocess
 import sys
 from typing import Dict, List, Optional
 
+from config_shrink import CROP, shrink
 from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -18,7 +19,6 @@ TINY_SPLITS = dict(
     unlabeled=['patient002', 'patient003'],
     val=['patient004'],
     test=['patient005'])
-CROP = 32
 
 
 def write_split(path: str, ids: List[str]) -> str:
@@ -26,17 +26,6 @@ def write_split(path: str, ids: List[str]) -> str:
     with open(path, 'w') as f:
         f.write(''.join(f'{i}\n' for i in ids))
     return path
-
-
-def _resize_scales(node, scale) -> None:
-    if isinstance(node, dict):
-        if node.get('type') == 'Resize':
-            node['scale'] = scale
-        for value in node.values():
-            _resize_scales(value, scale)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            _resize_scales(value, scale)
 
 
 def tiny_config(data: Dict[str, str],
@@ -51,8 +40,9 @@ def tiny_config(data: Dict[str, str],
     """The demo AIGCMatch config shrunk to seconds on a CPU: 32x32 crops,
     batch 2, a UNet with channels 4..64, the tiny tree's splits, loss logged
     every iteration without smoothing."""
-    cfg = Config.fromfile(DEMO_CONFIG)
-    _resize_scales(cfg._cfg_dict, (CROP, CROP))
+    cfg = shrink(Config.fromfile(DEMO_CONFIG), max_iters,
+                 val_interval=val_interval,
+                 checkpoint_interval=checkpoint_interval)
     loaders = dict(
         train_dataloader=('labeled', 'labeled'),
         unlabeled_dataloader=('unlabeled', 'unlabeled'),
@@ -65,8 +55,6 @@ def tiny_config(data: Dict[str, str],
         loader.dataset.data_root = data['root']
         loader.dataset.split = data[split]
         loader.dataset.mode = mode
-        if key in ('train_dataloader', 'unlabeled_dataloader'):
-            loader.batch_size = 2
     cfg.unlabeled_dataloader.dataset.disjoint_with = [
         data['labeled'], data['val'], data['test']
     ]
@@ -74,21 +62,6 @@ def tiny_config(data: Dict[str, str],
     cfg.model.backbone.channels = channels
     cfg.model.decode_head.in_channels = list(channels)
     cfg.model.decode_head.channels = 4
-    cfg.train_cfg = dict(
-        type='SemiSupervisedIterLoop',
-        max_iters=max_iters,
-        val_interval=val_interval)
-    cfg.param_scheduler = [
-        dict(
-            type='PolyLR',
-            eta_min=0.0,
-            power=0.9,
-            begin=0,
-            end=max_iters,
-            by_epoch=False)
-    ]
-    cfg.default_hooks.logger.interval = 1
-    cfg.default_hooks.checkpoint.interval = checkpoint_interval
     cfg.default_hooks.checkpoint.max_keep_ckpts = 2
     cfg.log_processor = dict(by_epoch=False, window_size=1)
     cfg.randomness = dict(seed=seed, deterministic=True)
