@@ -1,14 +1,13 @@
 """tools/analysis/results_table.py on fake work dirs with known numbers."""
 import csv
-import importlib.util
 import json
 import os
 import os.path as osp
 import statistics
 
 import pytest
+from script_loader import load_script
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 PROTOCOL = dict(
     split='test',
@@ -19,15 +18,7 @@ PROTOCOL = dict(
     'volumes per class, then mean over classes')
 
 
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', 'analysis', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-table = load_tool('results_table')
+table = load_script('tools/analysis/results_table.py')
 
 
 def fake_run(root,

@@ -1,7 +1,6 @@
 """tools/infer.py end to end on a tiny model: files, volumes.csv, EF and
 errors."""
 import csv
-import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -12,21 +11,14 @@ import h5py
 import nibabel as nib
 import numpy as np
 import pytest
+from script_loader import load_script
 
 from .tiny_model import write_checkpoint, write_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'infer_tool', osp.join(ROOT, 'tools', 'infer.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-infer = load_tool()
+infer = load_script('tools/infer.py')
 
 
 @pytest.fixture(scope='module')

@@ -1,27 +1,19 @@
 """benchmarks/train_step.py (the command), step_runners.py and
 step_measure.py, and the UniMatch reference step, at tiny sizes on the CPU
 (the whole file runs in seconds)."""
-import importlib.util
 import json
 import os.path as osp
-import sys
 
 import pytest
 import torch
+from script_loader import load_script
 
 ROOT = osp.join(osp.dirname(__file__), '..', '..')
-BENCH = osp.join(ROOT, 'benchmarks')
 CONFIG = osp.join(ROOT, 'configs', 'aigcmatch_acdc_7case.py')
 
 
 def load(name: str):
-    if BENCH not in sys.path:
-        sys.path.insert(0, BENCH)
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(BENCH, name + '.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f'benchmarks/{name}.py', with_siblings=True)
 
 
 @pytest.fixture(scope='module')

@@ -1,22 +1,19 @@
 """tools/make_splits.py on a fake tree: patient-level, seeded, no overwrite."""
-import importlib.util
 import os.path as osp
 
 import pytest
+
+from script_loader import load_script
 
 from projects.aigcmatch.datasets import (ACDCDataset, draw_labeled,
                                          draw_splits, read_split, split_files)
 from projects.aigcmatch.utils import UserError
 
-TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'make_splits.py')
 
 
 @pytest.fixture(scope='module')
 def make_splits():
-    spec = importlib.util.spec_from_file_location('make_splits', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_script('tools/make_splits.py').main
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from typing import Dict
 
 import pytest
 
-from reliability_helpers import CROP, TINY_SPLITS, write_split
+from config_shrink import CROP
+from reliability_helpers import TINY_SPLITS, write_split
 
 
 @pytest.fixture(scope='session')

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from typing import Dict, List, Optional
 
-from config_shrink import CROP, shrink
+from config_shrink import shrink
 from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

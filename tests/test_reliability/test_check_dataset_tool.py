@@ -1,22 +1,19 @@
 """tools/check_dataset.py: every dataset of a config, every problem, one
 run."""
-import importlib.util
 import os.path as osp
 import shutil
 
 import numpy as np
 import pytest
 
-from reliability_helpers import (ROOT, run_tool, tiny_config, write_config,
+from script_loader import load_script
+
+from reliability_helpers import (run_tool, tiny_config, write_config,
                                  write_h5, write_split)
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'check_dataset', osp.join(ROOT, 'tools', 'check_dataset.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/check_dataset.py')
 
 
 @pytest.fixture
