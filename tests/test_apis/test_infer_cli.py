@@ -21,6 +21,19 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 infer = load_script('tools/infer.py')
 
 
+def run_infer(*args: str) -> subprocess.CompletedProcess:
+    """``tools/infer.py ARGS`` in a fresh process, as a user runs it: from
+    the repository root, one thread (the kernels of this process, so slices
+    are bit-equal), no debug tracebacks."""
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (ROOT, env.get('PYTHONPATH')) if p)
+    env.pop('AIGCMATCH_DEBUG', None)
+    return subprocess.run([sys.executable, 'tools/infer.py', *args],
+                          cwd=ROOT, capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
 @pytest.fixture(scope='module')
 def model_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp('infer_model')
@@ -209,20 +222,8 @@ def test_4d_nifti_prints_one_error_line(model_files, tmp_path):
     cine = write_nifti(
         str(tmp_path / 'patient001_4d.nii.gz'), (6, 6, 2, 4),
         (1.0, 1.0, 5.0, 1.0))
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (ROOT, env.get('PYTHONPATH')) if p)
-    env.pop('AIGCMATCH_DEBUG', None)
-    proc = subprocess.run([
-        sys.executable, 'tools/infer.py', model_files['config'],
-        model_files['random'], cine, '--out',
-        str(tmp_path / 'out')
-    ],
-                          cwd=ROOT,
-                          capture_output=True,
-                          text=True,
-                          env=env,
-                          timeout=300)
+    proc = run_infer(model_files['config'], model_files['random'], cine,
+                     '--out', str(tmp_path / 'out'))
     assert proc.returncode == 2, proc.stderr
     assert 'Traceback' not in proc.stderr
     assert 'error: ' in proc.stderr
@@ -251,21 +252,9 @@ def test_one_extreme_voxel_gives_the_clean_scans_prediction(
         '--out', str(tmp_path / 'clean_out'), '--save-probs',
         '--no-progress'
     ])
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (ROOT, env.get('PYTHONPATH')) if p)
-    # one thread as in this process: the same kernels, bit-equal slices
-    env['OMP_NUM_THREADS'] = '1'
-    proc = subprocess.run([
-        sys.executable, 'tools/infer.py', model_files['config'],
-        model_files['random'], paths['marker'], '--out',
-        str(tmp_path / 'marker_out'), '--save-probs', '--no-progress'
-    ],
-                          cwd=ROOT,
-                          capture_output=True,
-                          text=True,
-                          env=env,
-                          timeout=300)
+    proc = run_infer(model_files['config'], model_files['random'],
+                     paths['marker'], '--out', str(tmp_path / 'marker_out'),
+                     '--save-probs', '--no-progress')
     assert proc.returncode == 0, proc.stderr
     warned = [ln for ln in proc.stderr.splitlines() if 'far outside' in ln]
     assert warned == [
@@ -309,21 +298,9 @@ def test_one_extreme_voxel_gives_the_clean_scans_prediction(
 def test_channels_last_npy_prints_one_error_line(model_files, tmp_path):
     two = str(tmp_path / 'two_channels.npy')
     np.save(two, np.random.default_rng(1).random((64, 64, 2)))
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (ROOT, env.get('PYTHONPATH')) if p)
-    env.pop('AIGCMATCH_DEBUG', None)
     out = tmp_path / 'out'
-    proc = subprocess.run([
-        sys.executable, 'tools/infer.py', model_files['config'],
-        model_files['random'], two, '--out',
-        str(out)
-    ],
-                          cwd=ROOT,
-                          capture_output=True,
-                          text=True,
-                          env=env,
-                          timeout=300)
+    proc = run_infer(model_files['config'], model_files['random'], two,
+                     '--out', str(out))
     assert proc.returncode == 2, proc.stderr
     assert 'Traceback' not in proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith('error')]
@@ -368,11 +345,9 @@ def test_cfg_options_change_the_pipeline_or_are_refused(
         'test_pipeline.1.scale=(64,32)'
     ])
     assert 'model input 32x64' in capsys.readouterr().out
-    proc = subprocess.run([
-        sys.executable, 'tools/infer.py', model_files['config'],
-        model_files['random'], scan, '--out',
-        str(tmp_path / 'out2'), '--cfg-options', 'test_pipline.1.scale=2'
-    ], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = run_infer(model_files['config'], model_files['random'], scan,
+                     '--out', str(tmp_path / 'out2'), '--cfg-options',
+                     'test_pipline.1.scale=2')
     assert proc.returncode == 2 and 'Traceback' not in proc.stderr
     assert ('error: --cfg-options test_pipline.1.scale: "test_pipline" is '
             'not a key of the config; did you mean "test_pipeline"?'
