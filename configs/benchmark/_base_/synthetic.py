@@ -82,3 +82,12 @@ default_hooks = dict(
     checkpoint=dict(interval=max_iters, max_keep_ckpts=1),
     visualization=dict(interval=10**9))
 randomness = dict(seed=0)
+# Short schedule (as the demo's): the unlabeled losses ramp in over the first half of the run (sigmoid,
+# UnsupWeightWarmupHook; a no-op for SupBaseline), and every semi-supervised leaf sets loss_normalizer=1.0
+# so that its labeled loss weighs what SupBaseline's does. Measured in docs/benchmark.md.
+custom_hooks = [
+    dict(type='SafeCheckpointHook'),
+    dict(type='RandomStateHook'),
+    dict(type='NonFiniteLossHook'),
+    dict(type='UnsupWeightWarmupHook', warmup_iters=max_iters // 2),
+]
