@@ -5,10 +5,9 @@ import os.path as osp
 
 import cv2
 import pytest
+from script_loader import load_script
 
-from .test_results_table import load_tool
-
-curves = load_tool('plot_curves')
+curves = load_script('tools/analysis/plot_curves.py')
 
 
 def write_scalars(run_dir, records):
