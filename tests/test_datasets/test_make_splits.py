@@ -10,7 +10,6 @@ from projects.aigcmatch.datasets import (ACDCDataset, draw_labeled,
 from projects.aigcmatch.utils import UserError
 
 
-
 @pytest.fixture(scope='module')
 def make_splits():
     return load_script('tools/make_splits.py').main
