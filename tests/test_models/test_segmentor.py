@@ -557,9 +557,40 @@ def test_joint_fp_with_an_identity_perturbation_repeats_the_clean_logits():
     torch.testing.assert_close(perturbed, clean)
 
 
-def test_joint_fp_refuses_attention_guided_perturbation():
-    with pytest.raises(ValueError, match="fp_decode='joint'.*AttFeaPerb"):
-        build('aigcmatch', fp_decode='joint')
+def test_joint_fp_guided_perturbation_reads_a_no_grad_pre_decode():
+    model = build('aigcmatch', fp_decode='joint', bn_stats='clean')
+    calls = []
+    original = model.decode_head.forward
+
+    def forward(feats):
+        out = original(feats)
+        calls.append((feats[0].shape[0], torch.is_grad_enabled()))
+        return out
+
+    model.decode_head.forward = forward
+    seen = []
+    perturb = model.feature_perturbation.forward
+
+    def spy(feats, attention):
+        seen.append(attention)
+        return perturb(feats, attention)
+
+    model.feature_perturbation.forward = spy
+    model.loss(*branch_batch(n_x=2, n_u=3))
+    # the 5 clean images decoded without gradient for the attention, then
+    # clean + perturbed in one pass, then the two strong views (2 x 3)
+    assert calls == [(5, False), (10, True), (6, True)]
+    assert seen[0]['spatial'].shape[0] == 5
+    assert all(c is None or c.shape[0] == 5 for c in seen[0]['channel'])
+    # the pre-decode leaves the running BN statistics alone
+    assert {int(m.num_batches_tracked) for m in model.modules()
+            if isinstance(m, nn.BatchNorm2d)} == {1}
+
+
+def test_joint_fp_refuses_gradient_attention_for_a_guided_perturbation():
+    with pytest.raises(ValueError, match="fp_decode='joint'.*GradCAM"):
+        build('aigcmatch', fp_decode='joint',
+              attention_source=dict(type='GradCAMAttention'))
 
 
 def running_stats(model) -> List[Tensor]:

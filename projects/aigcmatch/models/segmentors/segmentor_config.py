@@ -106,21 +106,22 @@ def check_combinations(attention_source, image_perturbation,
                        feature_perturbation, mix_source: str,
                        fp_decode: str) -> None:
     """Options that cannot work together: a gradient-based attention source
-    for the no-grad loader partner, a joint FP decode for a feature
-    perturbation that needs the clean pass's attention."""
+    for the no-grad loader partner or for the no-grad attention of a joint
+    FP decode."""
     if (type(attention_source).__name__ == 'GradCAMAttention'
             and mix_source == 'loader'
             and getattr(image_perturbation, 'requires_attention', False)):
         raise ValueError(
             "GradCAMAttention needs gradients, which the no-grad partner "
             "pass of mix_source='loader' has not; use mix_source='batch'")
-    if fp_decode == 'joint' and getattr(feature_perturbation,
-                                        'requires_attention', False):
+    if (fp_decode == 'joint'
+            and type(attention_source).__name__ == 'GradCAMAttention'
+            and getattr(feature_perturbation, 'requires_attention', False)):
         raise ValueError(
-            "fp_decode='joint' decodes clean and perturbed features in "
-            'one pass, but feature_perturbation '
-            f'{type(feature_perturbation).__name__} needs the '
-            "attention of the clean pass first; use fp_decode='separate'")
+            "fp_decode='joint' gives feature_perturbation "
+            f'{type(feature_perturbation).__name__} the attention of a '
+            'no-grad decode, but GradCAMAttention needs gradients; use '
+            "fp_decode='separate'")
 
 
 def check_batch_sizes(batch_sizes: Dict[str, int], image_perturbation,

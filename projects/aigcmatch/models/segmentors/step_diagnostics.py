@@ -148,7 +148,18 @@ def step_logs(decode_head: nn.Module, att: Optional[dict],
     """Monitoring values of one training step: confident share (overall and
     per class), how well the attention finds the labeled foreground, what
     the boxes hold, and how far the feature perturbation moves the
-    prediction.
+    prediction:
+
+    ``conf_ratio`` (share of unlabeled pixels above the threshold) and per
+    class ``conf_ratio_c<k>`` (share of the pixels pseudo-labelled ``k``
+    that are confident); with an attention source ``att_auc`` (AUC of the
+    spatial attention as a detector of the labeled slices' foreground: 0.5 =
+    chance) and ``att_entropy`` (normalised entropy of the unlabeled maps:
+    1 = uniform); with CutMix ``box_fg`` / ``box_fg_random`` (share of the
+    partner's pseudo-foreground inside the boxes / expected of boxes of the
+    same sizes at random positions) and ``box_iou`` (overlap of the two
+    strong views' boxes); with a feature perturbation ``fp_flip`` (share of
+    unlabeled pixels whose class the perturbed prediction changes).
 
     Args:
         decode_head (nn.Module): The segmentor's head (number of classes,

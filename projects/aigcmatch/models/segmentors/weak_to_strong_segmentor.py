@@ -83,8 +83,9 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
             features alone) or ``'joint'`` (UniMatch's way: one decoder pass
             over the clean and the perturbed features of the labeled and
             weak images together, so they share the decoder's BN batch
-            statistics; needs a feature perturbation that does not use the
-            head's attention). Defaults to 'separate'.
+            statistics; a guided perturbation reads its attention off an
+            extra no-grad decode of the clean features). Defaults to
+            'separate'.
         bn_stats (str): Which passes update the BN running statistics (the
             ones used at test time): ``'clean'`` (only the pass over labeled
             and weak images; the strong and separate FP passes normalise with
@@ -123,17 +124,9 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
     statistics are computed in float32 whatever the logits' dtype.
 
     Logged values: the weighted loss terms (``loss_x_*``, ``loss_s1``, ...,
-    ``loss_fp``; they sum to the total) and ``conf_ratio`` (share of
-    unlabeled pixels above the threshold). With ``diagnostics``: per class
-    ``conf_ratio_c<k>`` (share of the pixels pseudo-labelled ``k`` that are
-    confident); with an attention source ``att_auc`` (AUC of the spatial
-    attention as a detector of the labeled slices' foreground: 0.5 =
-    chance) and ``att_entropy`` (normalised entropy of the unlabeled maps:
-    1 = uniform); with CutMix ``box_fg`` / ``box_fg_random`` (share of the
-    partner's pseudo-foreground inside the boxes / expected of boxes of the
-    same sizes at random positions) and ``box_iou`` (overlap of the two
-    strong views' boxes); with a feature perturbation ``fp_flip`` (share of
-    unlabeled pixels whose class the perturbed prediction changes).
+    ``loss_fp``; they sum to the total), ``conf_ratio`` (share of unlabeled
+    pixels above the threshold) and, with ``diagnostics``, the measures of
+    :func:`step_diagnostics.step_logs` (docs/method.md lists them).
     """
 
     def __init__(self,
@@ -231,8 +224,8 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
                     and self.fp_decode == 'joint')
         decoded = feats
         if joint_fp:
-            feats_fp = self.feature_perturbation(feats, None)
-            decoded = [torch.cat([f, g]) for f, g in zip(feats, feats_fp)]
+            fp = self.feature_perturbation(feats, self._pre_attention(feats, x))
+            decoded = [torch.cat([f, g]) for f, g in zip(feats, fp)]
         logits, head_att = self._decode(decoded)
         logits = self._to_input_size(logits, x)
         logits_fp = logits[n_clean + n_x:] if joint_fp else None
@@ -326,6 +319,16 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
             logits=logits,
             head_attention=head_att,
             in_index=list(self.decode_head.in_index))
+
+    def _pre_attention(self, feats, like: Tensor) -> Optional[dict]:
+        """A guided joint FP's attention: from a no-grad decode of the clean
+        features that leaves the BN running statistics alone."""
+        if not getattr(self.feature_perturbation, 'requires_attention', 0):
+            return None
+        with torch.no_grad(), frozen_bn_stats(self):
+            logits, head_att = self._decode(feats)
+            return self._attention(feats, self._to_input_size(logits, like),
+                                   head_att)
 
     def _pseudo_labels(self, u_w: Tensor, logits_u_w: Tensor):
         """Confidence and arg-max class of the weak view: from the training
