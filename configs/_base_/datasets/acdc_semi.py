@@ -93,14 +93,9 @@ train_dataloader = dict(
         mode='labeled',
         pipeline=train_pipeline))
 unlabeled_dataloader = dict(
-    batch_size=12,
-    num_workers=2,
-    persistent_workers=True,
-    pin_memory=True,  # page-locked batches: faster host-to-GPU copies (the tools turn it off without CUDA)
-    sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
+    train_dataloader,
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
+        train_dataloader['dataset'],
         split='unlabeled_7case',
         mode='unlabeled',
         # No `disjoint_with`: tools/train.py and tools/test.py derive it from the labeled, val and
@@ -121,17 +116,6 @@ val_dataloader = dict(
         split='val',
         mode='volume',
         pipeline=test_pipeline))
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    pin_memory=True,  # page-locked batches: faster host-to-GPU copies (the tools turn it off without CUDA)
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        mode='volume',
-        pipeline=test_pipeline))
+test_dataloader = dict(val_dataloader, dataset=dict(val_dataloader['dataset'], split='test'))
 val_evaluator = dict(type='MedicalMetric')
 test_evaluator = val_evaluator
