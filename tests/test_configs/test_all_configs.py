@@ -167,8 +167,8 @@ def test_method_configs_differ_only_in_the_method(n):
     # UniMatch also trains as its code does (docs/method.md).
     assert_differ_only_in(
         base, f'unimatch_acdc_{n}case.py',
-        ('model.attention_source', 'model.mix_source', 'model.fp_decode',
-         'model.bn_stats') + perturbations)
+        ('model.attention_source', 'model.mix_source', 'model.bn_stats') +
+        perturbations)
     assert_differ_only_in(
         base, f'fixmatch_acdc_{n}case.py',
         ('model.attention_source', 'model.strong_views',
@@ -190,7 +190,7 @@ def test_method_configs_differ_only_in_the_method(n):
     assert (uni.mix_source, uni.fp_decode, uni.bn_stats) == ('loader', 'joint',
                                                              'all')
     assert (aigc.mix_source, aigc.fp_decode, aigc.bn_stats) == ('batch',
-                                                                'separate',
+                                                                'joint',
                                                                 'clean')
     assert fix.image_perturbation == uni.image_perturbation
     assert fix.get('feature_perturbation') is None

@@ -279,7 +279,8 @@ def design_weak_prediction(monkeypatch, model, n_x: int, plan, mix_plan=()):
     def decode(feats):
         logits, attention = original(feats)
         design = torch.zeros_like(logits)
-        if logits.shape[0] == n_x + len(plan):
+        # the clean images, alone or followed by their perturbed features
+        if logits.shape[0] in (n_x + len(plan), 2 * (n_x + len(plan))):
             rows = [(n_x + i, c, m) for i, (c, m) in enumerate(plan)]
         elif logits.shape[0] == len(mix_plan):
             rows = [(i, c, m) for i, (c, m) in enumerate(mix_plan)]
@@ -557,8 +558,11 @@ def test_joint_fp_with_an_identity_perturbation_repeats_the_clean_logits():
     torch.testing.assert_close(perturbed, clean)
 
 
-def test_joint_fp_guided_perturbation_reads_a_no_grad_pre_decode():
-    model = build('aigcmatch', fp_decode='joint', bn_stats='clean')
+@pytest.mark.parametrize('source, grad', [('PredictionAttention', False),
+                                          ('GradCAMAttention', True)])
+def test_joint_fp_guided_perturbation_reads_a_pre_decode(source, grad):
+    model = build('aigcmatch', fp_decode='joint', bn_stats='clean',
+                  attention_source=dict(type=source))
     calls = []
     original = model.decode_head.forward
 
@@ -577,9 +581,10 @@ def test_joint_fp_guided_perturbation_reads_a_no_grad_pre_decode():
 
     model.feature_perturbation.forward = spy
     model.loss(*branch_batch(n_x=2, n_u=3))
-    # the 5 clean images decoded without gradient for the attention, then
-    # clean + perturbed in one pass, then the two strong views (2 x 3)
-    assert calls == [(5, False), (10, True), (6, True)]
+    # the 5 clean images decoded for the attention (with gradients only for
+    # Grad-CAM), then clean + perturbed in one pass, then the two strong
+    # views (2 x 3)
+    assert calls == [(5, grad), (10, True), (6, True)]
     assert seen[0]['spatial'].shape[0] == 5
     assert all(c is None or c.shape[0] == 5 for c in seen[0]['channel'])
     # the pre-decode leaves the running BN statistics alone
@@ -587,9 +592,10 @@ def test_joint_fp_guided_perturbation_reads_a_no_grad_pre_decode():
             if isinstance(m, nn.BatchNorm2d)} == {1}
 
 
-def test_joint_fp_refuses_gradient_attention_for_a_guided_perturbation():
-    with pytest.raises(ValueError, match="fp_decode='joint'.*GradCAM"):
-        build('aigcmatch', fp_decode='joint',
+def test_gradient_attention_refuses_the_no_grad_loader_partner():
+    with pytest.raises(ValueError,
+                       match="GradCAMAttention needs gradients.*'loader'"):
+        build('aigcmatch', mix_source='loader',
               attention_source=dict(type='GradCAMAttention'))
 
 

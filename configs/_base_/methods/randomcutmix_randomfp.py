@@ -1,5 +1,5 @@
 # Ablation: both perturbations random (UniMatch's), on AIGCMatch's network and step (partner from the
-# batch, separate FP pass), so that only the attention guidance differs from AIGCMatch.
+# batch, BN running statistics from the clean pass), so that only the attention guidance differs from AIGCMatch.
 _base_ = ['./aigcmatch.py']
 
 model = dict(

@@ -44,7 +44,9 @@ model = dict(
     loss_weights=dict(labeled=1.0, strong=0.5, fp=0.5),
     loss_normalizer=2.0,
     mix_source='batch',  # CutMix partner: another image of the unlabeled batch ('loader': UniMatch's)
-    fp_decode='separate',  # perturbed features in their own decoder pass ('joint': UniMatch's)
+    # Perturbed features decoded in one pass with the clean ones (UniMatch's way; 'separate': a pass of their
+    # own). On the method benchmark 'separate' failed on 4 of 10 real-MRI seeds (docs/design_decisions.md).
+    fp_decode='joint',
     bn_stats='clean',  # only the clean pass updates the BN running statistics ('all': UniMatch's)
     # PyTorch's default conv weights, as UniMatch's plain nn.Conv2d layers start (mmcv's ConvModule init,
     # 'kaiming', starts 2.4x larger and trained far slower on the benchmark: docs/benchmark.md)

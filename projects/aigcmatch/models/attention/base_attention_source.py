@@ -23,6 +23,9 @@ class BaseAttentionSource(nn.Module):
     #: Whether the decode head must provide its own attention
     #: (``AttUNetHead(attention=True)``).
     requires_head_attention: bool = False
+    #: Whether :meth:`forward` differentiates the logits (it then needs a
+    #: pass with gradients).
+    needs_gradients: bool = False
 
     def forward(self, feats: Sequence[Tensor], logits: Tensor,
                 head_attention: Optional[List[dict]],

@@ -30,6 +30,8 @@ class GradCAMAttention(BaseAttentionSource):
         background (int): Index of the background class. Defaults to 0.
     """
 
+    needs_gradients = True
+
     def __init__(self, level: int = -2, background: int = 0):
         super().__init__()
         self.level = level

@@ -103,25 +103,16 @@ def build_attention_source(cfg: OptConfigType, decode_head: nn.Module,
 
 
 def check_combinations(attention_source, image_perturbation,
-                       feature_perturbation, mix_source: str,
-                       fp_decode: str) -> None:
+                       mix_source: str) -> None:
     """Options that cannot work together: a gradient-based attention source
-    for the no-grad loader partner or for the no-grad attention of a joint
-    FP decode."""
-    if (type(attention_source).__name__ == 'GradCAMAttention'
+    for the no-grad pass of the loader partner."""
+    if (getattr(attention_source, 'needs_gradients', False)
             and mix_source == 'loader'
             and getattr(image_perturbation, 'requires_attention', False)):
         raise ValueError(
-            "GradCAMAttention needs gradients, which the no-grad partner "
-            "pass of mix_source='loader' has not; use mix_source='batch'")
-    if (fp_decode == 'joint'
-            and type(attention_source).__name__ == 'GradCAMAttention'
-            and getattr(feature_perturbation, 'requires_attention', False)):
-        raise ValueError(
-            "fp_decode='joint' gives feature_perturbation "
-            f'{type(feature_perturbation).__name__} the attention of a '
-            'no-grad decode, but GradCAMAttention needs gradients; use '
-            "fp_decode='separate'")
+            f'{type(attention_source).__name__} needs gradients, which the '
+            "no-grad partner pass of mix_source='loader' has not; use "
+            "mix_source='batch'")
 
 
 def check_batch_sizes(batch_sizes: Dict[str, int], image_perturbation,

@@ -84,12 +84,12 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
             over the clean and the perturbed features of the labeled and
             weak images together, so they share the decoder's BN batch
             statistics; a guided perturbation reads its attention off an
-            extra no-grad decode of the clean features). Defaults to
-            'separate'.
+            extra decode of the clean features, without gradients unless the
+            attention source needs them). Defaults to 'joint'.
         bn_stats (str): Which passes update the BN running statistics (the
-            ones used at test time): ``'clean'`` (only the pass over labeled
-            and weak images; the strong and separate FP passes normalise with
-            their own batch statistics but leave the running ones alone) or
+            ones used at test time): ``'clean'`` (the pass over labeled and
+            weak images, joint FP included; strong and separate FP passes use
+            their own batch statistics, leaving the running ones alone) or
             ``'all'`` (every training pass, UniMatch's way). Defaults to
             'clean'.
         conv_init (str): Initial convolution weights: ``'kaiming'``
@@ -150,7 +150,7 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
                  loss_weights: Optional[Dict[str, float]] = None,
                  loss_normalizer: float = 2.0,
                  mix_source: str = 'batch',
-                 fp_decode: str = 'separate',
+                 fp_decode: str = 'joint',
                  bn_stats: str = 'clean',
                  conv_init: str = 'kaiming',
                  channels_last: bool = False,
@@ -187,7 +187,7 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
             dict(image_perturbation=self.image_perturbation,
                  feature_perturbation=self.feature_perturbation))
         check_combinations(self.attention_source, self.image_perturbation,
-                           self.feature_perturbation, mix_source, fp_decode)
+                           mix_source)
         self._setup_fast_step(channels_last, torch_compile)
 
     def init_weights(self) -> None:
@@ -321,11 +321,11 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
             in_index=list(self.decode_head.in_index))
 
     def _pre_attention(self, feats, like: Tensor) -> Optional[dict]:
-        """A guided joint FP's attention: from a no-grad decode of the clean
-        features that leaves the BN running statistics alone."""
+        """A guided joint FP's attention, from an extra clean decode."""
         if not getattr(self.feature_perturbation, 'requires_attention', 0):
             return None
-        with torch.no_grad(), frozen_bn_stats(self):
+        grad = getattr(self.attention_source, 'needs_gradients', False)
+        with torch.set_grad_enabled(grad), frozen_bn_stats(self):
             logits, head_att = self._decode(feats)
             return self._attention(feats, self._to_input_size(logits, like),
                                    head_att)
