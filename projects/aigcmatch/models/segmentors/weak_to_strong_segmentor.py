@@ -322,7 +322,7 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
 
     def _pre_attention(self, feats, like: Tensor) -> Optional[dict]:
         """A guided joint FP's attention, from an extra clean decode."""
-        if not getattr(self.feature_perturbation, 'requires_attention', 0):
+        if not getattr(self.feature_perturbation, 'requires_attention', False):
             return None
         grad = getattr(self.attention_source, 'needs_gradients', False)
         with torch.set_grad_enabled(grad), frozen_bn_stats(self):
