@@ -442,7 +442,10 @@ def test_predict_returns_original_size_like_encoder_decoder():
 # --------------------------------------------------------------------- #
 @pytest.mark.parametrize('value', [-0.1, 1.5])
 def test_conf_thresh_outside_unit_interval(value):
-    with pytest.raises(ValueError, match=r'conf_thresh must be a number in \[0, 1\] or one per class'):
+    with pytest.raises(
+            ValueError,
+            match=r'conf_thresh must be a number in \[0, 1\] or one per '
+            'class'):
         build('aigcmatch', conf_thresh=value)
 
 

@@ -1,4 +1,4 @@
-"""What every attention source returns, and the channel weighting they share."""
+"""What every attention source returns, and the channel weights they share."""
 from typing import Dict, List, Optional, Sequence
 
 import torch

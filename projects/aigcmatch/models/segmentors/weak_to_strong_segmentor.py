@@ -224,7 +224,8 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
                     and self.fp_decode == 'joint')
         decoded = feats
         if joint_fp:
-            fp = self.feature_perturbation(feats, self._pre_attention(feats, x))
+            att_fp = self._pre_attention(feats, x)
+            fp = self.feature_perturbation(feats, att_fp)
             decoded = [torch.cat([f, g]) for f, g in zip(feats, fp)]
         logits, head_att = self._decode(decoded)
         logits = self._to_input_size(logits, x)
@@ -422,27 +423,26 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
             # A shift only for a module that moves boxes: reading a shift
             # of zeros would make the host wait for the device.
             shift = shift if cutmix.translates else None
-            targets.append(
-                dict(
-                    image=cutmix.mix(mask, img, partner_img, shift),
-                    pseudo=cutmix.mix(mask, pseudo, partner_pseudo, shift),
-                    conf=cutmix.mix(mask, conf, partner_conf, shift)))
+            targets.append(dict(
+                image=cutmix.mix(mask, img, partner_img, shift),
+                pseudo=cutmix.mix(mask, pseudo, partner_pseudo, shift),
+                conf=cutmix.mix(mask, conf, partner_conf, shift)))
             cut = mask if shift is None else shift_maps(mask, -shift)
             boxes.append((cut, (partner_pseudo > 0).float()))
         return targets, boxes
 
 
 def _confidence_and_label(logits: Tensor):
-    """Max softmax probability and arg-max class, in float32 also when the
-    logits are half precision (AMP): a 0.95 threshold on bf16 confidences
-    would be a threshold on 8-bit mantissas."""
+    """Max softmax probability and arg-max class in float32, also for AMP
+    logits (a 0.95 threshold on bf16 would test 8-bit mantissas)."""
     return logits.detach().float().softmax(dim=1).max(dim=1)
 
 
 def _slice_attention(attention, start, stop):
     if attention is None:
         return None
-    return [{k: v[start:stop] for k, v in level.items()} for level in attention]
+    return [{k: v[start:stop] for k, v in level.items()}
+            for level in attention]
 
 
 def _spatial(maps: Optional[dict]):
