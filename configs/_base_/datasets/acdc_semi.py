@@ -104,18 +104,12 @@ unlabeled_dataloader = dict(
 # CutMix partners from a second unlabeled stream (its own seed), for models with mix_source='loader'
 # (UniMatch's way); the training loop builds it only for such a model.
 mix_dataloader = unlabeled_dataloader
+# Evaluation: the same loader settings, one whole volume (patient x frame) at a time, in order.
 val_dataloader = dict(
+    train_dataloader,
     batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    pin_memory=True,  # page-locked batches: faster host-to-GPU copies (the tools turn it off without CUDA)
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='val',
-        mode='volume',
-        pipeline=test_pipeline))
+    dataset=dict(train_dataloader['dataset'], split='val', mode='volume', pipeline=test_pipeline))
 test_dataloader = dict(val_dataloader, dataset=dict(val_dataloader['dataset'], split='test'))
 val_evaluator = dict(type='MedicalMetric')
 test_evaluator = val_evaluator
