@@ -8,8 +8,9 @@ from .ejection_fraction import (CaseLV, EjectionFraction, ejection_fraction,
                                 ejection_fractions, split_case_id)
 from .model_loading import (StateDictFit, check_state_dict, compare_state_dict,
                             load_segmentor, resolve_device, state_dict_of)
-from .scan_io import (INPUT_SUFFIXES, Scan, find_inputs, output_paths,
-                      read_scan, scan_from_array, write_prediction)
+from .scan_io import (INPUT_SUFFIXES, Scan, find_inputs, read_scan,
+                      scan_from_array)
+from .scan_writer import output_paths, write_prediction
 from .segmenter import Segmenter, SegmentationResult, inference_pipeline
 
 __all__ = [

@@ -22,7 +22,7 @@ Z, C), the ``probs`` dataset (C, D, H, W) of ``<case>_seg.h5``, or
 (sz, sy, sx) mm for volumes.
 
 This module reads; the writing (:func:`output_paths`,
-:func:`write_prediction`) is in :mod:`.scan_writer` and importable from here.
+:func:`write_prediction`) is in :mod:`.scan_writer`.
 """
 from __future__ import annotations
 
@@ -37,7 +37,6 @@ import nibabel as nib
 import numpy as np
 
 from ..datasets.io.nifti import NIFTI_TO_DHW, case_id_from_path, load_nifti
-from .scan_writer import output_paths, write_prediction  # noqa: F401
 
 #: Suffixes recognised as inputs; ``.nii.gz`` before ``.nii``.
 INPUT_SUFFIXES = ('.nii.gz', '.nii', '.h5', '.png', '.npy')

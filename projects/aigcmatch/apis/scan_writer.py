@@ -12,14 +12,13 @@ What is written for each input format (``<case>`` is the file stem):
 * NPY and in-memory arrays: ``<case>_seg.npy``, uint8 labels;
   probabilities in ``<case>_probs.npy`` (C, ...).
 
-The scans come from :mod:`.scan_io`, which reads them and re-exports
-:func:`output_paths` and :func:`write_prediction`.
+The scans come from :mod:`.scan_io`, which reads them.
 """
 from __future__ import annotations
 
 import os
 import os.path as osp
-from typing import TYPE_CHECKING, Dict, Optional
+from typing import Dict, Optional
 
 import cv2
 import h5py
@@ -27,9 +26,7 @@ import nibabel as nib
 import numpy as np
 
 from ..datasets.io.nifti import NIFTI_TO_DHW
-
-if TYPE_CHECKING:  # only for annotations: scan_io imports this module
-    from .scan_io import Scan
+from .scan_io import Scan
 
 
 def _nifti_suffix(scan: Scan) -> str:

@@ -23,7 +23,8 @@ from ..datasets.io.intensity import IntensityNorm, normalise_intensity
 from ..visualization.overlay import default_palette, save_volume_overlays
 from .class_volumes import class_volumes
 from .model_loading import ConfigLike, as_config, load_segmentor
-from .scan_io import Scan, read_scan, scan_from_array, write_prediction
+from .scan_io import Scan, read_scan, scan_from_array
+from .scan_writer import write_prediction
 
 InputLike = Union[str, np.ndarray, Scan]
 
@@ -130,9 +131,9 @@ def inference_pipeline(cfg: Config) -> Tuple[Compose, Tuple[int, int]]:
     The pipeline is the test loader's, the one ``tools/test.py`` evaluates
     with (see :func:`_test_pipeline_cfg`). The evaluation pipeline (e.g.
     ``LoadH5Image`` -> ``Resize`` 256x256 bilinear -> ``LoadH5Annotations``
-    -> ``PackSegInputs``) minus every ``Load*`` step is exactly what the model saw at validation. Without a
-    test pipeline in the config, a 256x256 bilinear ``Resize`` and
-    ``PackSegInputs`` are used.
+    -> ``PackSegInputs``) minus every ``Load*`` step is exactly what the
+    model saw at validation. Without a test pipeline in the config, a
+    256x256 bilinear ``Resize`` and ``PackSegInputs`` are used.
 
     Args:
         cfg (Config): The model's config.

@@ -1,4 +1,5 @@
-"""Config loading for the tools: clear errors, checked overrides, one data root."""
+"""Config loading for the tools: clear errors, checked overrides, one data
+root."""
 import argparse
 import difflib
 import glob
@@ -121,7 +122,8 @@ def _datasets(node: Any) -> List[dict]:
 
 
 def propagate_data_root(cfg: Config, old_root: str, new_root: str) -> int:
-    """Point every dataset whose ``data_root`` was ``old_root`` at ``new_root``.
+    """Point every dataset whose ``data_root`` was ``old_root`` at
+    ``new_root``.
 
     Config variables are resolved when the file is read, so overriding the
     top-level ``data_root`` alone would not reach the datasets built from it.
@@ -147,9 +149,9 @@ def refuse_to_clobber_work_dir(work_dir: str, resume: bool) -> None:
     if ckpts or osp.exists(osp.join(work_dir, 'last_checkpoint')):
         shown = ', '.join(osp.basename(c) for c in ckpts[:3])
         raise UserError(
-            f'work dir "{work_dir}" already holds checkpoints of an earlier run '
-            f'({shown or "last_checkpoint"}); pass --resume to continue that '
-            'run, or choose another --work-dir (nothing was overwritten)')
+            f'work dir "{work_dir}" already holds checkpoints of an earlier '
+            f'run ({shown or "last_checkpoint"}); pass --resume to continue '
+            'that run, or choose another --work-dir (nothing was overwritten)')
 
 
 
@@ -345,8 +347,9 @@ def check_training_config(cfg: Config) -> None:
     Raises:
         UserError: Naming the key and what was expected.
     """
-    from ..engine import SemiSupervisedIterLoop
-
+    # By registry name, not an import: the engine imports this module.
+    from mmseg.registry import LOOPS
+    semi_loop = LOOPS.get('SemiSupervisedIterLoop')
     train_cfg = cfg.get('train_cfg')
     if not isinstance(train_cfg, dict):
         raise UserError(f'train_cfg is {train_cfg!r}; expected a dict with '
@@ -366,7 +369,7 @@ def check_training_config(cfg: Config) -> None:
         return
     loop_type = train_cfg.get('type')
     loop = _loop_class(loop_type)
-    if loop is not None and issubclass(loop, SemiSupervisedIterLoop):
+    if loop is not None and issubclass(loop, semi_loop):
         return
     name = getattr(loop_type, '__name__', loop_type) or 'mmengine\'s default'
     raise UserError(

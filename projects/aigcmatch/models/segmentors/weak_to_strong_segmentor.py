@@ -13,7 +13,7 @@ from ..attention.base_attention_source import index_maps, slice_maps
 from ..perturbations.base_cutmix import shift_maps
 from ..utils import (FastStepMixin, batch_tail, frozen_bn_stats,
                      reset_conv_weights)
-from . import step_diagnostics
+from .step_diagnostics import step_logs
 from .segmentor_config import (BN_STATS, CONV_INITS, FP_DECODES,  # noqa: F401
                                MIX_SOURCES, PSEUDO_LABEL_PASSES,
                                build_attention_source, check_batch_sizes,
@@ -126,7 +126,7 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
     Logged values: the weighted loss terms (``loss_x_*``, ``loss_s1``, ...,
     ``loss_fp``; they sum to the total), ``conf_ratio`` (share of unlabeled
     pixels above the threshold) and, with ``diagnostics``, the measures of
-    :func:`step_diagnostics.step_logs` (docs/method.md lists them).
+    :func:`.step_diagnostics.step_logs` (docs/method.md lists them).
     """
 
     def __init__(self,
@@ -281,7 +281,7 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
         # 8. Diagnostics (logged, never back-propagated).
         if self.diagnostics:
             losses.update(
-                step_diagnostics.step_logs(self.decode_head, att,
+                step_logs(self.decode_head, att,
                                            data_samples['labeled'], n_x,
                                            confident_u_w, pseudo_u_w,
                                            logits_fp, boxes))
