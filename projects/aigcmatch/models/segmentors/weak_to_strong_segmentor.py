@@ -281,10 +281,8 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
         # 8. Diagnostics (logged, never back-propagated).
         if self.diagnostics:
             losses.update(
-                step_logs(self.decode_head, att,
-                                           data_samples['labeled'], n_x,
-                                           confident_u_w, pseudo_u_w,
-                                           logits_fp, boxes))
+                step_logs(self.decode_head, att, data_samples['labeled'],
+                          n_x, confident_u_w, pseudo_u_w, logits_fp, boxes))
         else:
             losses['conf_ratio'] = confident_u_w.mean()
         return losses
