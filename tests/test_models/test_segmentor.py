@@ -444,7 +444,7 @@ def test_predict_returns_original_size_like_encoder_decoder():
 def test_conf_thresh_outside_unit_interval(value):
     with pytest.raises(
             ValueError,
-            match=r'conf_thresh must be a number in \[0, 1\] or one per '
+            match=r'conf_thresh must be a number in \[0, 1\], one per '
             'class'):
         build('aigcmatch', conf_thresh=value)
 
@@ -689,6 +689,32 @@ def test_per_class_thresholds(monkeypatch):
     for bad in ([0.9, 0.9], [0.5, 0.5, 0.5, 1.5], 'high'):
         with pytest.raises(ValueError, match='one per class'):
             build('aigcmatch', conf_thresh=bad)
+
+
+def test_class_adaptive_thresholds_in_the_step(monkeypatch):
+    n_x, n_u = 2, 3
+    model = build('aigcmatch', image_perturbation=None,
+                  conf_thresh=dict(type='ClassAdaptiveThreshold'))
+    # confidences 0.87 (class 1), 0.48 (class 2), 0.99 (class 3): the first
+    # batch sets each class's average, thresholds 0.95 * conf / 0.99
+    plan = [(1, 3.0), (2, 1.0), (3, 6.0)]
+    design_weak_prediction(monkeypatch, model, n_x, plan)
+    loss_calls = record_unsup_loss(monkeypatch, model).calls
+    losses = model.loss(*branch_batch(n_x, n_u))
+    weight = loss_calls[-1]['weight']  # the FP term: unmixed
+    # class 1 passes its lowered threshold (0.83; a fixed 0.95 drops it),
+    # class 2 stays under the floor 0.5, class 3 passes 0.95
+    assert [float(weight[i].mean()) for i in range(n_u)] == [1.0, 0.0, 1.0]
+    conf = [torch.tensor(m).exp() / (torch.tensor(m).exp() + 3)
+            for m in (3.0, 6.0)]
+    expected = 0.95 * conf[0] / conf[1]
+    assert float(losses['thresh_c1']) == pytest.approx(float(expected))
+    assert float(losses['thresh_c2']) == 0.5
+    assert float(losses['thresh_c3']) == pytest.approx(0.95)
+    assert float(losses['thresh_c0']) == pytest.approx(0.95)  # not seen
+    state = model.state_dict()
+    assert bool(state['conf_threshold.seen'][1:].all())
+    assert not bool(state['conf_threshold.seen'][0])
 
 
 def test_eval_pass_pseudo_labels(monkeypatch):

@@ -1,3 +1,6 @@
+from .confidence_threshold import ClassAdaptiveThreshold, FixedThreshold
 from .weak_to_strong_segmentor import WeakToStrongSegmentor
 
-__all__ = ['WeakToStrongSegmentor']
+__all__ = [
+    'WeakToStrongSegmentor', 'ClassAdaptiveThreshold', 'FixedThreshold'
+]

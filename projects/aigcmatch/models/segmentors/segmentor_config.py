@@ -1,17 +1,15 @@
 """The checks and builders behind ``WeakToStrongSegmentor``'s constructor.
 
-The allowed values of its string options, the loss weights, the per-class
-confidence thresholds, the attention source its perturbations read, the
-combinations of options that cannot work together, and the branch batch
-sizes the training loop must deliver. Each check raises ``ValueError`` with
+The allowed values of its string options, the loss weights, the attention
+source its perturbations read, the combinations of options that cannot work
+together, and the branch batch sizes the training loop must deliver. Each check raises ``ValueError`` with
 a message that names the option and what to set instead.
 """
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Optional
 
-import torch
 from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType
-from torch import Tensor, nn
+from torch import nn
 
 MIX_SOURCES = ('batch', 'loader')
 FP_DECODES = ('separate', 'joint')
@@ -50,24 +48,6 @@ def loss_weights_of(loss_weights: Optional[Dict[str, float]],
     if loss_normalizer <= 0:
         raise ValueError(f'loss_normalizer must be > 0, got {loss_normalizer}')
     return weights
-
-
-def class_thresholds(conf_thresh: Union[float, Sequence[float]],
-                     num_classes: int) -> Optional[Tensor]:
-    """Per-class thresholds as a tensor, None for one number; checked."""
-    if isinstance(conf_thresh, (list, tuple)):
-        if len(conf_thresh) != num_classes or not all(
-                isinstance(t, (int, float)) and 0.0 <= t <= 1.0
-                for t in conf_thresh):
-            raise ValueError(
-                'conf_thresh must be a number in [0, 1] or one per class '
-                f'({num_classes}), got {conf_thresh!r}')
-        return torch.tensor([float(t) for t in conf_thresh])
-    if not isinstance(conf_thresh, (int, float)) or \
-            not 0.0 <= conf_thresh <= 1.0:
-        raise ValueError('conf_thresh must be a number in [0, 1] or one '
-                         f'per class, got {conf_thresh!r}')
-    return None
 
 
 def build_attention_source(cfg: OptConfigType, decode_head: nn.Module,

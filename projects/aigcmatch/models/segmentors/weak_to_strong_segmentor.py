@@ -13,12 +13,12 @@ from ..attention.base_attention_source import index_maps, slice_maps
 from ..perturbations.base_cutmix import shift_maps
 from ..utils import (FastStepMixin, batch_tail, frozen_bn_stats,
                      reset_conv_weights)
+from .confidence_threshold import build_threshold
 from .step_diagnostics import step_logs
 from .segmentor_config import (BN_STATS, CONV_INITS, FP_DECODES,  # noqa: F401
                                MIX_SOURCES, PSEUDO_LABEL_PASSES,
                                build_attention_source, check_batch_sizes,
                                check_choices, check_combinations)
-from .segmentor_config import class_thresholds as _class_thresholds
 from .segmentor_config import loss_weights_of
 
 
@@ -58,10 +58,12 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
         unsup_loss (dict): Loss between a prediction and pseudo-labels that
             takes a confidence mask as ``weight``. Defaults to
             ``MaskedDiceLoss``.
-        conf_thresh (float | Sequence[float]): Pixels whose weak-view
+        conf_thresh (float | Sequence[float] | dict): Pixels whose weak-view
             confidence is below it are ignored by the unlabeled losses; one
             value per class applies each pseudo-label's own threshold (e.g.
-            lower for a thin class that rarely reaches 0.95).
+            lower for a thin class that rarely reaches 0.95); a dict builds
+            a registered threshold, e.g. ``ClassAdaptiveThreshold`` (per
+            class, following the model's confidence in each class).
             Defaults to 0.95.
         pseudo_label_pass (str): Which prediction of the weak view gives the
             pseudo-labels: ``'student'`` (the training pass, dropout on, as
@@ -144,7 +146,7 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
                  attention_source: OptConfigType = None,
                  unsup_loss: ConfigType = dict(
                      type='MaskedDiceLoss', check_targets=False),
-                 conf_thresh: Union[float, Sequence[float]] = 0.95,
+                 conf_thresh: Union[float, Sequence[float], dict] = 0.95,
                  pseudo_label_pass: str = 'student',
                  strong_views: Sequence[str] = ('strong1', 'strong2'),
                  loss_weights: Optional[Dict[str, float]] = None,
@@ -159,16 +161,15 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
         super().__init__(backbone, decode_head, neck, auxiliary_head,
                          train_cfg, test_cfg, data_preprocessor, pretrained,
                          init_cfg)
-        self._class_thresh = _class_thresholds(conf_thresh,
-                                               self.decode_head.num_classes)
+        self.conf_threshold = build_threshold(conf_thresh,
+                                              self.decode_head.num_classes)
         check_choices(pseudo_label_pass, mix_source, fp_decode, bn_stats,
                       conv_init)
         if not strong_views:
             raise ValueError('strong_views must name at least one view')
         self.loss_weights = loss_weights_of(loss_weights, loss_normalizer)
         self.loss_normalizer = float(loss_normalizer)
-        self.conf_thresh = conf_thresh if self._class_thresh is not None \
-            else float(conf_thresh)
+        self.conf_thresh = conf_thresh
         self.pseudo_label_pass = pseudo_label_pass
         self.diagnostics = bool(diagnostics)
         self.strong_views = tuple(strong_views)
@@ -242,7 +243,8 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
         # 3. Pseudo-labels and confidences of the weak view (no gradient).
         with torch.no_grad():
             conf_u_w, pseudo_u_w = self._pseudo_labels(u_w, logits_u_w)
-            confident_u_w = self._confident(conf_u_w, pseudo_u_w)
+            confident_u_w = self.conf_threshold(conf_u_w, pseudo_u_w,
+                                                update=True)
 
         # 4. Feature-level hook: decode perturbed weak-view features.
         if self.feature_perturbation is not None and not joint_fp:
@@ -271,7 +273,7 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
         for name, logit, target in zip(self.strong_views, logits_s, targets):
             loss = self.unsup_loss(
                 logit, target['pseudo'],
-                weight=self._confident(target['conf'], target['pseudo']))
+                weight=self.conf_threshold(target['conf'], target['pseudo']))
             short = name.replace('strong', 's')
             losses[f'loss_{short}'] = loss * w['strong'] / len(targets) / norm
         if logits_fp is not None:
@@ -283,6 +285,8 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
             losses.update(
                 step_logs(self.decode_head, att, data_samples['labeled'],
                           n_x, confident_u_w, pseudo_u_w, logits_fp, boxes))
+            if hasattr(self.conf_threshold, 'logs'):
+                losses.update(self.conf_threshold.logs())
         else:
             losses['conf_ratio'] = confident_u_w.mean()
         return losses
@@ -349,13 +353,6 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
             finally:
                 self.train(was_training)
         return self._to_input_size(logits, images), feats, head_att
-
-    def _confident(self, conf: Tensor, pseudo: Tensor) -> Tensor:
-        """1.0 where a pixel's confidence reaches its class's threshold."""
-        if self._class_thresh is None:
-            return (conf >= self.conf_thresh).float()
-        thresh = self._class_thresh.to(conf.device)[pseudo]
-        return (conf >= thresh).float()
 
     def _to_input_size(self, logits: Tensor, like: Tensor) -> Tensor:
         if logits.shape[2:] == like.shape[2:]:
