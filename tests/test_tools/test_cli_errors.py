@@ -79,6 +79,12 @@ def test_cfg_options_integer_stays_integer_and_scalar_stays_scalar():
         apply_cfg_options(cfg, {'model.t': [0.5]})
     with pytest.raises(UserError, match=r'expected a number'):
         apply_cfg_options(cfg, {'model.t': True})
+    # one threshold per class may replace the number (the model checks it)
+    cfg.model.conf_thresh = 0.95
+    apply_cfg_options(cfg, {'model.conf_thresh': (0.95, 0.8)})
+    assert cfg.model.conf_thresh == [0.95, 0.8]
+    with pytest.raises(UserError, match='expected a number'):
+        apply_cfg_options(cfg, {'model.t': [0.95, 0.8]})
     apply_cfg_options(cfg, {'train_cfg.max_iters': 12.0, 'model.t': 1})
     assert cfg.train_cfg.max_iters == 12
     assert isinstance(cfg.train_cfg.max_iters, int)
@@ -89,9 +95,12 @@ def test_cfg_options_integer_stays_integer_and_scalar_stays_scalar():
     ('train_cfg.max_iters=10.5',
      r'error: --cfg-options train_cfg\.max_iters=10\.5: expected an integer '
      r'like the current value 30000'),
+    ('train_cfg.max_iters=[5]',
+     r'error: --cfg-options train_cfg\.max_iters=\[5\]: expected a number '
+     r'like the current value 30000'),
     ('model.conf_thresh=[0.5]',
-     r'error: --cfg-options model\.conf_thresh=\[0\.5\]: expected a number '
-     r'like the current value 0\.95'),
+     r'error: model\.conf_thresh has 1 values \[0\.5\]; expected one per '
+     r'class \(4, model\.decode_head\.num_classes\) or a single number'),
     ('train_cfg.type=IterBasedTrainLoop',
      r'error: train_cfg\.type is IterBasedTrainLoop, a loop that feeds no '
      r'unlabeled data, but the model learns from unlabeled data '

@@ -64,14 +64,24 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _checked_number(full_key: str, old: Any, value: Any) -> Any:
-    """A number stays a number, an integer an integer.
+#: Keys whose number may be replaced by one number per class
+#: (``model.conf_thresh=[0.95,0.8,0.8,0.8]``); the model checks the length.
+PER_CLASS_KEYS = ('model.conf_thresh', )
 
-    Without this, ``train_cfg.max_iters=10.5`` or ``model.conf_thresh=[0.5]``
+
+def _checked_number(full_key: str, old: Any, value: Any) -> Any:
+    """A number stays a number, an integer an integer (a list of numbers is
+    also accepted for the keys of :data:`PER_CLASS_KEYS`).
+
+    Without this, ``train_cfg.max_iters=10.5`` or ``train_cfg.max_iters=[5]``
     would fail deep inside the runner or the model with a traceback.
     """
     if not _is_number(old):
         return value
+    if full_key in PER_CLASS_KEYS and isinstance(
+            value, (list, tuple)) and value and all(
+                _is_number(v) for v in value):
+        return list(value)
     if not _is_number(value):
         raise UserError(f'--cfg-options {full_key}={value!r}: expected a '
                         f'number like the current value {old!r}')
@@ -290,7 +300,8 @@ def model_num_classes(cfg: Config) -> Optional[int]:
 
 def check_num_classes(cfg: Config) -> None:
     """Refuse a config whose decode head predicts another number of classes
-    than its datasets have, before anything is built.
+    than its datasets have (or than its per-class thresholds), before
+    anything is built.
 
     The training pipeline checks every label against the dataset's classes
     when it loads it; this check ties those classes to the head, so the
@@ -299,6 +310,12 @@ def check_num_classes(cfg: Config) -> None:
     num_classes = model_num_classes(cfg)
     if num_classes is None:
         return
+    thresh = (cfg.get('model') or {}).get('conf_thresh')
+    if isinstance(thresh, (list, tuple)) and len(thresh) != num_classes:
+        raise UserError(
+            f'model.conf_thresh has {len(thresh)} values {list(thresh)}; '
+            f'expected one per class ({num_classes}, '
+            'model.decode_head.num_classes) or a single number')
     for key, loader in dataloader_configs(cfg):
         if not isinstance(loader.get('dataset'), dict):
             continue
