@@ -54,9 +54,10 @@ DATASETS = ('synthetic', 'colin27_aal')
 METHODS = ('supbaseline', 'unimatch', 'aigcmatch')
 #: Further configs of configs/benchmark/<dataset>/ for --methods: AIGCMatch
 #: with one or both guided components replaced by the random twin, the CBAM
-#: head reading of the paper and its supervised reference.
+#: head reading of the paper and its supervised reference, AIGCMatch with
+#: class-adaptive confidence thresholds.
 ABLATIONS = ('attcutmix_randomfp', 'randomcutmix_attfp', 'randomcutmix_randomfp',
-             'aigcmatch_cbam', 'supbaseline_att')
+             'aigcmatch_cbam', 'supbaseline_att', 'aigcmatch_classthresh')
 #: A - B pairs, shown when both were run: each method against SupBaseline,
 #: AIGCMatch against UniMatch, each attention-guided component against its
 #: random twin (the other component kept), both against both random.
@@ -65,7 +66,8 @@ COMPARISONS = (('unimatch', 'supbaseline'), ('aigcmatch', 'supbaseline'),
                ('aigcmatch', 'attcutmix_randomfp'),
                ('aigcmatch', 'randomcutmix_randomfp'),
                ('aigcmatch_cbam', 'supbaseline_att'),
-               ('supbaseline_att', 'supbaseline'))
+               ('supbaseline_att', 'supbaseline'),
+               ('aigcmatch_classthresh', 'aigcmatch'))
 DATA = dict(
     synthetic=dict(
         root='data/demo_acdc',
