@@ -60,7 +60,7 @@ def attention_report(model: torch.nn.Module, images: Tensor, labels: Tensor,
     fg = (labels > 0).float()
     with torch.no_grad():
         conf, pseudo = logits.float().softmax(1).max(1)
-        confident = model._confident(conf, pseudo)
+        confident = model.conf_threshold(conf, pseudo)
         num_classes = logits.shape[1]
         ratios = step_diagnostics.confident_ratio_per_class(
             confident, pseudo, num_classes)
