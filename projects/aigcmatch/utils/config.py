@@ -65,7 +65,8 @@ def _is_number(value: Any) -> bool:
 
 
 #: Keys whose number may be replaced by one number per class
-#: (``model.conf_thresh=[0.95,0.8,0.8,0.8]``); the model checks the length.
+#: (``model.conf_thresh=[0.95,0.8,0.8,0.8]``); :func:`check_num_classes`
+#: checks the length.
 PER_CLASS_KEYS = ('model.conf_thresh', )
 
 

@@ -43,6 +43,10 @@ class FixedThreshold(nn.Module):
             return (conf >= self.thresh).float()
         return (conf >= self.per_class.to(conf.device)[pseudo]).float()
 
+    def logs(self) -> Dict[str, Tensor]:
+        """Nothing changes during training: nothing to log."""
+        return {}
+
 
 @MODELS.register_module()
 class ClassAdaptiveThreshold(nn.Module):
@@ -114,9 +118,7 @@ class ClassAdaptiveThreshold(nn.Module):
 
     def thresholds(self) -> Tensor:
         """The current threshold of every class, (num_classes, )."""
-        seen_conf = torch.where(self.seen, self.class_conf,
-                                torch.zeros_like(self.class_conf))
-        top = seen_conf.max().clamp_min(1e-12)
+        top = self.class_conf.max().clamp_min(1e-12)  # unseen classes: 0
         scaled = (self.base * self.class_conf / top).clamp(
             min=self.floor, max=self.base)
         return torch.where(self.seen, scaled,
@@ -139,7 +141,13 @@ class ClassAdaptiveThreshold(nn.Module):
 def build_threshold(conf_thresh: ThreshConfig, num_classes: int):
     """The segmentor's threshold module from its ``conf_thresh``: a number
     or a list (one per class) gives a :class:`FixedThreshold`, a dict a
-    registered threshold such as :class:`ClassAdaptiveThreshold`."""
+    registered threshold such as :class:`ClassAdaptiveThreshold`.
+
+    A threshold module is called as ``module(conf, pseudo, update=False)``
+    and returns the 0/1 mask of confident pixels (``update=True`` for the
+    weak view in training, the one call per step that may learn from the
+    batch); ``module.logs()`` returns the values to log with the losses.
+    """
     if isinstance(conf_thresh, dict):
         return MODELS.build(
             conf_thresh, default_args=dict(num_classes=num_classes))

@@ -2,8 +2,9 @@
 
 The allowed values of its string options, the loss weights, the attention
 source its perturbations read, the combinations of options that cannot work
-together, and the branch batch sizes the training loop must deliver. Each check raises ``ValueError`` with
-a message that names the option and what to set instead.
+together, and the branch batch sizes the training loop must deliver. Each
+check raises ``ValueError`` with a message that names the option and what to
+set instead.
 """
 from typing import Dict, Optional
 

@@ -169,7 +169,6 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
             raise ValueError('strong_views must name at least one view')
         self.loss_weights = loss_weights_of(loss_weights, loss_normalizer)
         self.loss_normalizer = float(loss_normalizer)
-        self.conf_thresh = conf_thresh
         self.pseudo_label_pass = pseudo_label_pass
         self.diagnostics = bool(diagnostics)
         self.strong_views = tuple(strong_views)
@@ -285,8 +284,7 @@ class WeakToStrongSegmentor(FastStepMixin, EncoderDecoder):
             losses.update(
                 step_logs(self.decode_head, att, data_samples['labeled'],
                           n_x, confident_u_w, pseudo_u_w, logits_fp, boxes))
-            if hasattr(self.conf_threshold, 'logs'):
-                losses.update(self.conf_threshold.logs())
+            losses.update(self.conf_threshold.logs())
         else:
             losses['conf_ratio'] = confident_u_w.mean()
         return losses
