@@ -672,18 +672,27 @@ def test_conv_init(conv_init):
         build('unimatch', conv_init='xavier')
 
 
-def test_per_class_thresholds(monkeypatch):
-    n_x, n_u = 2, 3
-    model = build('aigcmatch', conf_thresh=[0.9, 0.9, 0.4, 0.9],
-                  image_perturbation=None)
-    # confidences e^a / (e^a + 3): 0.88 (class 1), 0.48 (class 2), 0.99
-    plan = [(1, 3.0), (2, 1.0), (3, 6.0)]
+# confidences e^a / (e^a + 3): 0.87 (class 1), 0.48 (class 2), 0.99
+THRESHOLD_PLAN = [(1, 3.0), (2, 1.0), (3, 6.0)]
+
+
+def step_with_plan(monkeypatch, model, plan, n_x: int = 2):
+    """One step whose weak-view prediction follows ``plan``; the losses and
+    each unlabeled sample's mean confidence weight in the (unmixed) FP
+    term."""
     design_weak_prediction(monkeypatch, model, n_x, plan)
     loss_calls = record_unsup_loss(monkeypatch, model).calls
-    losses = model.loss(*branch_batch(n_x, n_u))
-    weight = loss_calls[-1]['weight']  # the FP term: unmixed
+    losses = model.loss(*branch_batch(n_x, len(plan)))
+    weight = loss_calls[-1]['weight']
+    return losses, [float(w.mean()) for w in weight]
+
+
+def test_per_class_thresholds(monkeypatch):
+    model = build('aigcmatch', conf_thresh=[0.9, 0.9, 0.4, 0.9],
+                  image_perturbation=None)
+    losses, weights = step_with_plan(monkeypatch, model, THRESHOLD_PLAN)
     # class 1 misses its 0.9, class 2 passes its 0.4, class 3 passes
-    assert [float(weight[i].mean()) for i in range(n_u)] == [0.0, 1.0, 1.0]
+    assert weights == [0.0, 1.0, 1.0]
     assert float(losses['conf_ratio_c1']) == 0.0
     assert float(losses['conf_ratio_c2']) == 1.0
     for bad in ([0.9, 0.9], [0.5, 0.5, 0.5, 1.5], 'high'):
@@ -692,19 +701,13 @@ def test_per_class_thresholds(monkeypatch):
 
 
 def test_class_adaptive_thresholds_in_the_step(monkeypatch):
-    n_x, n_u = 2, 3
     model = build('aigcmatch', image_perturbation=None,
                   conf_thresh=dict(type='ClassAdaptiveThreshold'))
-    # confidences 0.87 (class 1), 0.48 (class 2), 0.99 (class 3): the first
-    # batch sets each class's average, thresholds 0.95 * conf / 0.99
-    plan = [(1, 3.0), (2, 1.0), (3, 6.0)]
-    design_weak_prediction(monkeypatch, model, n_x, plan)
-    loss_calls = record_unsup_loss(monkeypatch, model).calls
-    losses = model.loss(*branch_batch(n_x, n_u))
-    weight = loss_calls[-1]['weight']  # the FP term: unmixed
+    # the first batch sets each class's average: thresholds 0.95 * conf / 0.99
+    losses, weights = step_with_plan(monkeypatch, model, THRESHOLD_PLAN)
     # class 1 passes its lowered threshold (0.83; a fixed 0.95 drops it),
     # class 2 stays under the floor 0.5, class 3 passes 0.95
-    assert [float(weight[i].mean()) for i in range(n_u)] == [1.0, 0.0, 1.0]
+    assert weights == [1.0, 0.0, 1.0]
     conf = [torch.tensor(m).exp() / (torch.tensor(m).exp() + 3)
             for m in (3.0, 6.0)]
     expected = 0.95 * conf[0] / conf[1]
