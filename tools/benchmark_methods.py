@@ -55,9 +55,10 @@ METHODS = ('supbaseline', 'unimatch', 'aigcmatch')
 #: Further configs of configs/benchmark/<dataset>/ for --methods: AIGCMatch
 #: with one or both guided components replaced by the random twin, the CBAM
 #: head reading of the paper and its supervised reference, AIGCMatch with
-#: class-adaptive confidence thresholds.
+#: class-adaptive confidence thresholds, UniMatch with them.
 ABLATIONS = ('attcutmix_randomfp', 'randomcutmix_attfp', 'randomcutmix_randomfp',
-             'aigcmatch_cbam', 'supbaseline_att', 'aigcmatch_classthresh')
+             'aigcmatch_cbam', 'supbaseline_att', 'aigcmatch_classthresh',
+             'unimatch_classthresh')
 #: A - B pairs, shown when both were run: each method against SupBaseline,
 #: AIGCMatch against UniMatch, each attention-guided component against its
 #: random twin (the other component kept), both against both random.
@@ -67,7 +68,8 @@ COMPARISONS = (('unimatch', 'supbaseline'), ('aigcmatch', 'supbaseline'),
                ('aigcmatch', 'randomcutmix_randomfp'),
                ('aigcmatch_cbam', 'supbaseline_att'),
                ('supbaseline_att', 'supbaseline'),
-               ('aigcmatch_classthresh', 'aigcmatch'))
+               ('aigcmatch_classthresh', 'aigcmatch'),
+               ('unimatch_classthresh', 'unimatch'))
 DATA = dict(
     synthetic=dict(
         root='data/demo_acdc',

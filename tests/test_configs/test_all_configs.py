@@ -354,6 +354,17 @@ def test_benchmark_runs_the_shipped_methods(dataset):
     assert cbam.decode_head.attention and 'attention_source' not in cbam
 
 
+@pytest.mark.parametrize('dataset', ['synthetic', 'colin27_aal'])
+@pytest.mark.parametrize('method', ['aigcmatch', 'unimatch'])
+def test_benchmark_guard_configs_change_only_the_threshold(dataset, method):
+    # the guard's paired comparison is only fair if nothing else moved
+    guarded = f'benchmark/{dataset}/{method}_classthresh.py'
+    assert_differ_only_in(guarded, f'benchmark/{dataset}/{method}.py',
+                          ['model.conf_thresh'])
+    assert load(guarded).model.conf_thresh == dict(
+        type='ClassAdaptiveThreshold')
+
+
 def test_benchmark_settings_differ_only_in_the_data():
     data_keys = ('data_root', 'metainfo') + tuple(
         f'{loader}.dataset' for loader in DATALOADER_KEYS)
